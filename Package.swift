@@ -1,0 +1,54 @@
+// swift-tools-version:6.0
+//
+// smx: a crash-safe mail-queue storage engine. See docs/architecture.md and
+// ../shared/design/ARCHITECTURE.md for the design and the durability contract.
+import PackageDescription
+
+let package = Package(
+    name: "smx",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "SMXStore", targets: ["SMXStore"]),
+        .library(name: "SMXTestSupport", targets: ["SMXTestSupport"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CZstd",
+            pkgConfig: "libzstd",
+            providers: [.apt(["libzstd-dev"])]
+        ),
+        .systemLibrary(
+            name: "CXXHash",
+            pkgConfig: "libxxhash",
+            providers: [.apt(["libxxhash-dev"])]
+        ),
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
+        .target(
+            name: "SMXStore",
+            dependencies: [
+                "CXXHash",
+                "CZstd",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The simulated file layer and workload generators shared by every test target
+        // (and by crash loops in tools/). Not shipped in any executable.
+        .target(
+            name: "SMXTestSupport",
+            dependencies: ["SMXStore"],
+            path: "Tests/SMXTestSupport"
+        ),
+        .testTarget(
+            name: "SMXStoreTests",
+            dependencies: ["SMXStore", "SMXTestSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
