@@ -1,0 +1,60 @@
+/// Printable, fixed-width form shared by envelope and content ids: 13 characters of
+/// Crockford base32 (digits and upper-case letters without I, L, O, U), most significant
+/// first, so ids sort as text the way they sort as numbers.
+enum Base32ID {
+    static let alphabet = Array("0123456789ABCDEFGHJKMNPQRSTVWXYZ".utf8)
+    static let width = 13
+
+    static func encode(_ value: UInt64) -> String {
+        var chars = [UInt8](repeating: 0, count: width)
+        var v = value
+        for i in stride(from: width - 1, through: 0, by: -1) {
+            chars[i] = alphabet[Int(v & 31)]
+            v >>= 5
+        }
+        return String(decoding: chars, as: UTF8.self)
+    }
+
+    static func decode(_ text: String) -> UInt64? {
+        let bytes = Array(text.utf8)
+        guard bytes.count == width else { return nil }
+        var value: UInt64 = 0
+        for (i, byte) in bytes.enumerated() {
+            let upper = byte >= 0x61 && byte <= 0x7A ? byte - 0x20 : byte
+            guard let digit = alphabet.firstIndex(of: upper) else { return nil }
+            // The first character carries only 4 bits (13 * 5 = 65).
+            if i == 0 && digit > 15 { return nil }
+            value = value << 5 | UInt64(digit)
+        }
+        return value
+    }
+}
+
+/// Names one envelope (an SMTP transaction) for the life of its queue; never reused
+/// (ARCHITECTURE.md, "Identifiers"). The queue manager allocates them.
+public struct EnvelopeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+
+    public init?(_ text: String) {
+        guard let value = Base32ID.decode(text) else { return nil }
+        rawValue = value
+    }
+
+    public var description: String { Base32ID.encode(rawValue) }
+    public static func < (a: EnvelopeID, b: EnvelopeID) -> Bool { a.rawValue < b.rawValue }
+}
+
+/// Names one message body in the content store; never reused.
+public struct ContentID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    public let rawValue: UInt64
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+
+    public init?(_ text: String) {
+        guard let value = Base32ID.decode(text) else { return nil }
+        rawValue = value
+    }
+
+    public var description: String { Base32ID.encode(rawValue) }
+    public static func < (a: ContentID, b: ContentID) -> Bool { a.rawValue < b.rawValue }
+}

@@ -1,0 +1,146 @@
+/// Segment files: appending a batch, sealing a full segment, recycling or creating the next
+/// one, and asking for live transactions to be moved out of the oldest. Sync thread only.
+extension LogDirectory {
+    /// Writes `batch` in order, spilling into a new segment when the current one is full.
+    /// Each physical write ends with a frame flagged as a batch end (the seal, when the
+    /// segment is left), so recovery can tell a torn final write from damage.
+    func write(_ batch: [Pending]) throws {
+        let sealSize = RecordFrame.size(payloadCount: 1)
+        var start = 0
+        while start < batch.count {
+            let room = currentSealed ? 0 : configuration.segmentSize - writeOffset - sealSize
+            var end = start
+            var used = 0
+            while end < batch.count {
+                let size = RecordFrame.size(payloadCount: batch[end].payload.count)
+                if used + size > room { break }
+                used += size
+                end += 1
+            }
+            let rollover = end < batch.count
+            writeBuffer.removeAll(keepingCapacity: true)
+            for i in start..<end {
+                let last = i == end - 1 && !rollover
+                RecordFrame.append(
+                    to: &writeBuffer,
+                    type: batch[i].type.rawValue,
+                    flags: last ? RecordFrame.flagBatchEnd : 0,
+                    sequence: batch[i].sequence,
+                    payload: batch[i].payload,
+                    seed: currentSegment
+                )
+            }
+            if rollover && !currentSealed {
+                let sequence = end > start ? batch[end - 1].sequence : lastWrittenSequence
+                RecordFrame.append(
+                    to: &writeBuffer,
+                    type: LogRecordType.seal.rawValue,
+                    flags: RecordFrame.flagBatchEnd,
+                    sequence: sequence,
+                    payload: LogRecord.seal.encodePayload(),
+                    seed: currentSegment
+                )
+            }
+            if !writeBuffer.isEmpty {
+                let handle = slots[currentSlot].handle
+                try writeBuffer.withUnsafeBytes { try handle.write($0, at: writeOffset) }
+                writeOffset += writeBuffer.count
+                try handle.sync()
+                condition.withLock { statistics.syncs += 1 }
+            }
+            for i in start..<end {
+                ledger.apply(batch[i].type, batch[i].envelopeID, sequence: batch[i].sequence, in: currentSegment)
+                lastWrittenSequence = batch[i].sequence
+            }
+            if end > start { syncedSequence = batch[end - 1].sequence }
+            if rollover {
+                currentSealed = true
+                try startNewSegment(baseSequence: batch[end].sequence)
+            }
+            start = end
+        }
+    }
+
+    /// Makes the next segment current: a slot never used or left unreadable, else the
+    /// oldest segment that may be recycled, else a new file. Its header is synced before
+    /// any record goes in, so a half-written header never hides live records.
+    func startNewSegment(baseSequence: UInt64) throws {
+        let slot: Int
+        if let free = freeSlots.popLast() {
+            slot = free
+        } else if let old = ledger.oldestRecyclable(durableSequence: syncedSequence, current: currentSegment) {
+            slot = old.slot
+            ledger.remove(segment: old.number)
+            handOffRequested.remove(old.number)
+            condition.withLock { statistics.recycledSegments += 1 }
+        } else if slots.count < configuration.maxSegmentsPerDirectory {
+            slot = try createSlot()
+        } else {
+            throw StoreError(
+                .noSpace,
+                "incoming log is full: all \(slots.count) segments hold open transactions",
+                path: path
+            )
+        }
+        let number = sequencer.segmentNumber()
+        let header = FileHeader(
+            kind: .incomingLogSegment,
+            queueID: queueID,
+            segmentNumber: number,
+            baseSequence: baseSequence,
+            createdMicros: wallClockMicros()
+        )
+        let handle = slots[slot].handle
+        try handle.write(header.encode(), at: 0)
+        try handle.sync()
+        ledger.add(segment: number, slot: slot)
+        currentSegment = number
+        currentSlot = slot
+        currentSealed = false
+        writeOffset = FormatConstants.fileHeaderSize
+        condition.withLock { statistics.syncs += 1 }
+    }
+
+    /// Creates and preallocates a new segment file; its directory entry is synced.
+    func createSlot() throws -> Int {
+        let name = Self.slotName(nextSlotName)
+        nextSlotName += 1
+        let filePath = Path.join(path, name)
+        let handle = try fileSystem.openFile(filePath, mode: .createNew)
+        do {
+            try handle.allocate(offset: 0, length: configuration.segmentSize)
+            try handle.fullSync()
+            try fileSystem.syncDirectory(path)
+        } catch {
+            try? handle.close()
+            throw error
+        }
+        slots.append(Slot(path: filePath, handle: handle))
+        condition.withLock { statistics.createdSegments += 1 }
+        return slots.count - 1
+    }
+
+    /// Segments the directory can still move on to without refusing anything.
+    func spareSegmentCount() -> Int {
+        var spare = freeSlots.count + max(0, configuration.maxSegmentsPerDirectory - slots.count)
+        if spare == 0, ledger.oldestRecyclable(durableSequence: syncedSequence, current: currentSegment) != nil {
+            spare = 1
+        }
+        return spare
+    }
+
+    /// When more segments are in use than the target, hands the open transactions of the
+    /// oldest one to the hand-off (once per segment).
+    func requestHandOffIfNeeded() {
+        guard ledger.count > configuration.targetSegmentsPerDirectory, let onHandOff else { return }
+        guard let oldest = ledger.oldestWithOpenTransactions(excluding: currentSegment),
+              !handOffRequested.contains(oldest.number)
+        else { return }
+        handOffRequested.insert(oldest.number)
+        let transactions = condition.withLock {
+            oldest.homed.sorted().compactMap { live[$0] }
+        }
+        condition.withLock { statistics.handOffs += 1 }
+        if !transactions.isEmpty { onHandOff(transactions) }
+    }
+}

@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+
+/// One directory of the incoming log: its segment files and the group committer that
+/// appends to them. A queue has one by default; several spread commits over several disks.
+///
+/// Threading: callers enqueue under `condition`; one dedicated thread (not Swift's
+/// cooperative pool, which must never block on a syscall) takes whatever accumulated while
+/// its last sync ran, writes it with one positional write and makes it durable with one
+/// `fdatasync`, then resumes every waiter of the batch. Fields marked *sync thread* are
+/// touched only by that thread (or before it starts).
+final class LogDirectory: @unchecked Sendable {
+    struct Pending {
+        var type: LogRecordType
+        var envelopeID: EnvelopeID?
+        var sequence: UInt64
+        var payload: [UInt8]
+        /// Resumed once this entry (the last of its commit) is durable.
+        var waiter: CheckedContinuation<EnqueueResult, any Error>?
+    }
+
+    enum EnqueueResult: Sendable {
+        case durable(UInt64)
+        case retry
+    }
+
+    struct Slot {
+        var path: String
+        var handle: any FileHandle
+    }
+
+    let index: Int
+    let path: String
+    let fileSystem: any FileSystem
+    let configuration: IncomingLog.Configuration
+    let sequencer: LogSequencer
+    let logger: Logger
+    let queueID: QueueID
+
+    // Guarded by `condition`.
+    let condition = ConditionLock()
+    var pending: [Pending] = []
+    var pendingHead = 0
+    var pendingBytes = 0
+    var spaceWaiters: [CheckedContinuation<EnqueueResult, any Error>] = []
+    /// Open transactions with their recipients' current states (as enqueued).
+    var live: [EnvelopeID: IncomingTransaction] = [:]
+    var failure: StoreError?
+    var closing = false
+    var durableSequence: UInt64 = 0
+    /// Free slots plus slots that may still be created; 0 means new transactions are refused.
+    var spareSegments = 0
+    var statistics = IncomingLog.Statistics.Directory()
+    /// Called (on the sync thread) with the transactions homed in the oldest segment when
+    /// more segments are in use than the configuration's target.
+    var onHandOff: (@Sendable ([IncomingTransaction]) -> Void)?
+
+    // Sync thread.
+    var slots: [Slot] = []
+    var freeSlots: [Int] = []
+    var ledger = SegmentLedger()
+    var currentSegment: UInt64 = 0
+    var currentSlot = 0
+    var currentSealed = false
+    var nextSlotName = 0
+    var writeOffset = 0
+    var lastWrittenSequence: UInt64 = 0
+    var syncedSequence: UInt64 = 0
+    var handOffRequested: Set<UInt64> = []
+    var writeBuffer: [UInt8] = []
+    var thread: SyncThread?
+
+    init(
+        index: Int,
+        path: String,
+        fileSystem: any FileSystem,
+        configuration: IncomingLog.Configuration,
+        sequencer: LogSequencer,
+        queueID: QueueID,
+        logger: Logger
+    ) {
+        self.index = index
+        self.path = path
+        self.fileSystem = fileSystem
+        self.configuration = configuration
+        self.sequencer = sequencer
+        self.queueID = queueID
+        self.logger = logger
+    }
+
+    static func slotName(_ slot: Int) -> String {
+        "segment-" + String(slot).leftPadded(to: 4) + ".log"
+    }
+
+    /// Bytes a record may occupy so that it and a seal always fit in an empty segment.
+    var segmentCapacity: Int {
+        configuration.segmentSize - FormatConstants.fileHeaderSize - RecordFrame.size(payloadCount: 1)
+    }
+}
+
+/// The dedicated thread that runs a ``LogDirectory``'s group commit loop.
+final class SyncThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private let body: () -> Void
+
+    init(name: String, body: @escaping () -> Void) {
+        self.body = body
+    }
+
+    func start() {
+        let box = Unmanaged.passRetained(self)
+        let result = pthread_create(&thread, nil, { raw in
+            let me = Unmanaged<SyncThread>.fromOpaque(raw!).takeRetainedValue()
+            me.body()
+            return nil
+        }, box.toOpaque())
+        precondition(result == 0, "pthread_create failed: \(result)")
+    }
+
+    func join() {
+        pthread_join(thread, nil)
+    }
+}
