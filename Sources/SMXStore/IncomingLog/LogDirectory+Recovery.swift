@@ -60,15 +60,17 @@ extension LogDirectory {
                 inspected.append((slot, segment))
                 continue
             }
-            scan.freeSlots.append(slot)
             let headerBytes = bytes.prefix(FormatConstants.fileHeaderSize)
             if let header = segment.header {
                 scan.corruption.append(CorruptionReport(
                     store: "ibdb", path: filePath, segmentNumber: header.segmentNumber, offset: 0,
                     length: bytes.count,
-                    reason: "segment belongs to queue \(header.queueID), not \(queueID.map { "\($0)" } ?? "?"); not read, will be reused"
+                    reason: "segment belongs to queue \(header.queueID), not \(queueID.map { "\($0)" } ?? "?"); left untouched"
                 ))
-            } else if headerBytes.contains(where: { $0 != 0 }) {
+                continue
+            }
+            scan.freeSlots.append(slot)
+            if headerBytes.contains(where: { $0 != 0 }) {
                 // A header torn while a segment was being recycled, or damage. Either way the
                 // file's records cannot be verified without the segment number.
                 scan.corruption.append(CorruptionReport(

@@ -68,6 +68,12 @@ extension LogDirectory {
         let slot: Int
         if let free = freeSlots.popLast() {
             slot = free
+            // A slot left behind by a crash while it was being created may be short.
+            let handle = slots[free].handle
+            if try handle.size() < configuration.segmentSize {
+                try handle.allocate(offset: 0, length: configuration.segmentSize)
+                try handle.fullSync()
+            }
         } else if let old = ledger.oldestRecyclable(durableSequence: syncedSequence, current: currentSegment) {
             slot = old.slot
             ledger.remove(segment: old.number)
