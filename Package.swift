@@ -30,9 +30,12 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Linux-only calls Glibc does not import (fallocate); static inline wrappers.
+        .systemLibrary(name: "CLinuxShims"),
         .target(
             name: "SMXStore",
             dependencies: [
+                "CLinuxShims",
                 "CXXHash",
                 "CZstd",
                 .product(name: "Logging", package: "swift-log"),
