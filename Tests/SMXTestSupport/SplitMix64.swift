@@ -1,10 +1,10 @@
 /// A small seeded pseudo-random generator (SplitMix64, Steele, Lea and Flood 2014): the
 /// only source of randomness of the simulated crashes, so the same seed always gives the
 /// same outcome on every platform and run.
-struct SplitMix64: RandomNumberGenerator, Sendable {
+public struct SplitMix64: RandomNumberGenerator, Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) {
+    public init(seed: UInt64) {
         state = seed
     }
 
@@ -22,7 +22,7 @@ struct SplitMix64: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -31,17 +31,17 @@ struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 
     /// A value in `0..<bound` (`bound` > 0).
-    mutating func below(_ bound: Int) -> Int {
+    public mutating func below(_ bound: Int) -> Int {
         Int(next() % UInt64(bound))
     }
 
     /// True or false with probability 1/2 each.
-    mutating func coin() -> Bool {
+    public mutating func coin() -> Bool {
         next() >> 63 == 1
     }
 
     /// `count` random bytes.
-    mutating func bytes(_ count: Int) -> [UInt8] {
+    public mutating func bytes(_ count: Int) -> [UInt8] {
         var result = [UInt8]()
         result.reserveCapacity(count + 8)
         while result.count < count {

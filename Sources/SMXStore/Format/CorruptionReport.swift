@@ -75,7 +75,7 @@ public struct Quarantine: Sendable {
     /// Writes `bytes` to `<directory>/<name>.bin` and a note to `<name>.txt`, both synced.
     /// Returns the path of the copy.
     public func keep(_ bytes: [UInt8], name: String, note: String) throws -> String {
-        try fileSystem.createDirectory(directory, intermediate: true)
+        try fileSystem.createDirectoryDurably(directory)
         let binPath = Path.join(directory, name + ".bin")
         let notePath = Path.join(directory, name + ".txt")
         for (path, content) in [(binPath, bytes), (notePath, Array(note.utf8))] {

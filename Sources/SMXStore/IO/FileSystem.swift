@@ -151,3 +151,25 @@ public enum Path {
         return String(path[path.index(after: slash)...])
     }
 }
+
+extension FileSystem {
+    /// Creates `path` and every missing ancestor, syncing each parent whose entries changed,
+    /// so the whole chain survives a power loss (rule 1 covers directories too).
+    public func createDirectoryDurably(_ path: String) throws {
+        var missing: [String] = []
+        var current = path
+        while try itemType(current) == nil {
+            missing.append(current)
+            let parent = Path.directory(of: current)
+            if parent == current { break }
+            current = parent
+        }
+        for directory in missing.reversed() {
+            try createDirectory(directory, intermediate: false)
+            try syncDirectory(Path.directory(of: directory))
+        }
+        guard try itemType(path) == .directory else {
+            throw StoreError(.alreadyExists, "not a directory", path: path)
+        }
+    }
+}

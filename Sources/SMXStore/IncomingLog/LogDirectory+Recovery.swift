@@ -41,8 +41,7 @@ extension LogDirectory {
     ) throws -> Scan {
         var scan = Scan(path: path)
         if !readOnly {
-            try fileSystem.createDirectory(path, intermediate: true)
-            try fileSystem.syncDirectory(Path.directory(of: path))
+            try fileSystem.createDirectoryDurably(path)
         }
         let names = try fileSystem.listDirectory(path).filter { $0.hasPrefix("segment-") && $0.hasSuffix(".log") }
         var inspected: [(slot: Int, segment: InspectedSegment)] = []
@@ -75,7 +74,7 @@ extension LogDirectory {
                 // file's records cannot be verified without the segment number.
                 scan.corruption.append(CorruptionReport(
                     store: "ibdb", path: filePath, offset: 0, length: FormatConstants.fileHeaderSize,
-                    reason: "unreadable segment header (\(segment.headerError?.message ?? "")); slot will be reused"
+                    reason: "unreadable segment header (\(segment.headerError?.message ?? "")): a segment being started when the power failed, or damage; slot will be reused"
                 ))
             }
         }
