@@ -1,0 +1,45 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SMXStore
+
+/// A fresh directory (mkdtemp) under `parent`, removed with everything in it by
+/// ``remove()``.
+struct TemporaryDirectory {
+    let path: String
+
+    init(under parent: String, prefix: String = "smx-bench-") throws {
+        var template = Array(Path.join(parent, prefix + "XXXXXX").utf8CString)
+        let made = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard made != nil else {
+            throw StoreError.syscall("mkdtemp", errno: errno, path: parent)
+        }
+        path = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+    }
+
+    func remove() {
+        TemporaryDirectory.removeTree(path)
+    }
+
+    /// Removes `path` recursively (files, directories; symlinks are unlinked, not followed).
+    static func removeTree(_ path: String) {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        if info.st_mode & S_IFMT == S_IFDIR {
+            if let dir = opendir(path) {
+                var names: [String] = []
+                while let entry = readdir(dir) {
+                    let name = withUnsafePointer(to: entry.pointee.d_name) {
+                        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+                    }
+                    if name != "." && name != ".." { names.append(name) }
+                }
+                closedir(dir)
+                for name in names { removeTree(Path.join(path, name)) }
+            }
+            rmdir(path)
+        } else {
+            unlink(path)
+        }
+    }
+}
