@@ -1,5 +1,4 @@
 import SMXStore
 
-/// The file layer every benchmark goes through. When SMXStore's `POSIXFileSystem` lands,
-/// this becomes `POSIXFileSystem()` and TemporaryPOSIXFileSystem.swift goes away.
-let fileSystem: any FileSystem = TemporaryPOSIXFileSystem()
+/// The file layer every benchmark goes through: the production one.
+let fileSystem: any FileSystem = POSIXFileSystem()

@@ -39,9 +39,14 @@ public final class IncomingLog: Sendable {
         public var maxBatchBytes = 1 << 20
         /// Bytes that may wait for the sync thread; commits beyond it wait (back-pressure).
         public var maxPendingBytes = 8 << 20
-        /// If set, the sync thread waits up to this long for a batch to fill before writing.
-        /// Off by default: the batch is whatever arrived during the previous sync.
+        /// If set, the sync thread waits up to this long for a batch to fill before writing
+        /// (instead of adaptive batching). Off by default: no fixed delay.
         public var maxWaitMicroseconds: Int?
+        /// Adaptive batching: after a batch, wait for as many commits as it carried (the
+        /// committers it acknowledged coming back), at most half the average batch time
+        /// and at most ``maxAdaptiveWaitMicroseconds``. Never waits with one committer.
+        public var adaptiveBatching = true
+        public var maxAdaptiveWaitMicroseconds = 2000
         /// Where damaged bytes are copied on open (normally `<queue>/corrupt`); nil: not copied.
         public var quarantineDirectory: String?
         /// What to do with the open transactions of the oldest segment.

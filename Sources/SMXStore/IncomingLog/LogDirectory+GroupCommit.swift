@@ -90,6 +90,7 @@ extension LogDirectory {
                     ))
                     pendingBytes += item.framedSize
                 }
+                pendingCommits += 1
                 condition.signal()
                 condition.unlock()
             }
@@ -196,16 +197,22 @@ extension LogDirectory {
             if let wait = configuration.maxWaitMicroseconds, wait > 0,
                pendingBytes < configuration.maxBatchBytes, !closing {
                 condition.wait(microseconds: wait)
+            } else if configuration.adaptiveBatching {
+                waitForReturningCommitters()
             }
             var batch: [Pending] = []
             var bytes = 0
+            var commits = 0
             while pendingHead < pending.count {
                 let size = RecordFrame.size(payloadCount: pending[pendingHead].payload.count)
                 if !batch.isEmpty && bytes + size > configuration.maxBatchBytes { break }
+                if pending[pendingHead].waiter != nil { commits += 1 }
                 batch.append(pending[pendingHead])
                 pendingHead += 1
                 bytes += size
             }
+            pendingCommits -= commits
+            lastBatchCommits = commits
             if pendingHead == pending.count {
                 pending.removeAll(keepingCapacity: true)
                 pendingHead = 0
@@ -220,7 +227,10 @@ extension LogDirectory {
             for waker in wakers { waker.resume(returning: .retry) }
 
             do {
+                let started = monotonicMicros()
                 try write(batch)
+                let took = Int(monotonicMicros() - started)
+                batchMicrosAverage = batchMicrosAverage == 0 ? took : (batchMicrosAverage * 7 + took) / 8
                 let spare = spareSegmentCount()
                 condition.withLock {
                     durableSequence = batch[batch.count - 1].sequence
@@ -240,6 +250,24 @@ extension LogDirectory {
         }
     }
 
+    /// Adaptive batching (lock held): the committers acknowledged by the previous batch
+    /// usually come straight back with their next commit, but they are resumed one by one
+    /// on the cooperative pool. Writing as soon as the first of them is back would split
+    /// them into two alternating half-size batches, each waiting a whole extra sync. So wait
+    /// until as many commits are pending as the previous batch carried, or half the average
+    /// batch time has passed, whichever comes first. With a single committer (or a batch of
+    /// one) this never waits.
+    private func waitForReturningCommitters() {
+        guard lastBatchCommits > 1, pendingCommits < lastBatchCommits, batchMicrosAverage > 0 else { return }
+        let budget = min(batchMicrosAverage / 2, configuration.maxAdaptiveWaitMicroseconds)
+        let deadline = monotonicMicros() + UInt64(budget)
+        while pendingCommits < lastBatchCommits, !closing, pendingBytes < configuration.maxBatchBytes {
+            let now = monotonicMicros()
+            if now >= deadline { break }
+            condition.wait(microseconds: Int(deadline - now))
+        }
+    }
+
     /// Rule 6: a failed write or sync fails its batch and everything queued behind it, and
     /// the directory refuses writes until the log is reopened.
     private func fail(_ batch: [Pending], error: StoreError) {
@@ -252,6 +280,7 @@ extension LogDirectory {
             pending.removeAll()
             pendingHead = 0
             pendingBytes = 0
+            pendingCommits = 0
             let waiters = spaceWaiters
             spaceWaiters = []
             return (queued, waiters)

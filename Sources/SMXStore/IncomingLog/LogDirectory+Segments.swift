@@ -52,7 +52,10 @@ extension LogDirectory {
                 ledger.apply(batch[i].type, batch[i].envelopeID, sequence: batch[i].sequence, in: currentSegment)
                 lastWrittenSequence = batch[i].sequence
             }
-            if end > start { syncedSequence = batch[end - 1].sequence }
+            if end > start {
+                syncedSequence = batch[end - 1].sequence
+                condition.withLock { durableSequence = syncedSequence }
+            }
             if rollover {
                 currentSealed = true
                 try startNewSegment(baseSequence: batch[end].sequence)
@@ -72,6 +75,7 @@ extension LogDirectory {
             let handle = slots[free].handle
             if try handle.size() < configuration.segmentSize {
                 try handle.allocate(offset: 0, length: configuration.segmentSize)
+                try zeroFill(handle)
                 try handle.fullSync()
             }
         } else if let old = ledger.oldestRecyclable(durableSequence: syncedSequence, current: currentSegment) {
@@ -115,6 +119,7 @@ extension LogDirectory {
         let handle = try fileSystem.openFile(filePath, mode: .createNew)
         do {
             try handle.allocate(offset: 0, length: configuration.segmentSize)
+            try zeroFill(handle)
             try handle.fullSync()
             try fileSystem.syncDirectory(path)
         } catch {
@@ -124,6 +129,20 @@ extension LogDirectory {
         slots.append(Slot(path: filePath, handle: handle))
         condition.withLock { statistics.createdSegments += 1 }
         return slots.count - 1
+    }
+
+    /// Writes zeros over the whole new segment. `fallocate` alone leaves unwritten extents,
+    /// and the first write into one changes file metadata, so every `fdatasync` would
+    /// commit the file system's journal; after zero-filling, appends are plain overwrites
+    /// and a sync flushes data only.
+    private func zeroFill(_ handle: any FileHandle) throws {
+        let chunk = [UInt8](repeating: 0, count: min(1 << 20, configuration.segmentSize))
+        var offset = 0
+        while offset < configuration.segmentSize {
+            let count = min(chunk.count, configuration.segmentSize - offset)
+            try chunk.withUnsafeBytes { try handle.write(UnsafeRawBufferPointer(rebasing: $0.prefix(count)), at: offset) }
+            offset += count
+        }
     }
 
     /// Segments the directory can still move on to without refusing anything.

@@ -44,6 +44,12 @@ final class LogDirectory: @unchecked Sendable {
     var pending: [Pending] = []
     var pendingHead = 0
     var pendingBytes = 0
+    /// Commits (waiters) among the pending entries.
+    var pendingCommits = 0
+    /// Commits the last batch carried, and the moving average of a batch's write and
+    /// sync time: the inputs of adaptive batching.
+    var lastBatchCommits = 0
+    var batchMicrosAverage = 0
     var spaceWaiters: [CheckedContinuation<EnqueueResult, any Error>] = []
     /// Open transactions with their recipients' current states (as enqueued).
     var live: [EnvelopeID: IncomingTransaction] = [:]
