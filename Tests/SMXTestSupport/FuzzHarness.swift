@@ -277,16 +277,3 @@ public enum FuzzHarness {
         precondition((try? FileHeader.decode(encoded)) == header, "encoded header decodes differently")
     }
 }
-
-/// A tiny deterministic PRNG (SplitMix64) for chunk sizes derived from the input.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE5_E4B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -147,6 +147,7 @@ final class WindowStatistics: Sendable {
         d.records = last.records - first.records
         d.bytes = last.bytes - first.bytes
         d.syncs = last.syncs - first.syncs
+        d.writeMicros = last.writeMicros - first.writeMicros
         d.largestBatch = last.largestBatch
         d.backPressureWaits = last.backPressureWaits - first.backPressureWaits
         d.createdSegments = last.createdSegments - first.createdSegments
@@ -317,6 +318,7 @@ struct IBDBSuite {
             ("p99_us", byLevel { .micros($0.latency.p99) }),
             ("syncs", byLevel { .int($0.window.syncs) }),
             ("avg_batch", byLevel { .number($0.averageBatch) }),
+            ("avg_batch_write_sync_us", byLevel { .number($0.window.batches == 0 ? 0 : Double($0.window.writeMicros) / Double($0.window.batches), decimals: 1) }),
             ("largest_batch", byLevel { .int($0.window.largestBatch) }),
             ("segments_created", byLevel { .int($0.total.createdSegments) }),
             ("hand_offs", byLevel { .int($0.total.handOffs) }),

@@ -83,6 +83,8 @@ public final class IncomingLog: Sendable {
             public var records = 0
             public var bytes = 0
             public var syncs = 0
+            /// Time the sync thread spent writing and syncing batches.
+            public var writeMicros = 0
             public var largestBatch = 0
             public var backPressureWaits = 0
             public var createdSegments = 0

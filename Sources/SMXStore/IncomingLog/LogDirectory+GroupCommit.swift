@@ -91,18 +91,22 @@ extension LogDirectory {
                     pendingBytes += item.framedSize
                 }
                 pendingCommits += 1
-                condition.signal()
+                if pendingCommits >= wakeThreshold {
+                    condition.signal()
+                }
                 condition.unlock()
             }
             if case .durable(let sequence) = result { return sequence }
         }
     }
 
-    /// Checks a commit against the open transactions and applies it (lock held).
+    /// Checks a commit against the open transactions and applies it (lock held). All or
+    /// nothing: the changes are staged and applied only when every record checks out.
     private func applyToLiveSet(_ items: [Item]) throws {
-        var changed: [EnvelopeID: IncomingTransaction?] = [:]
+        var staged: [(EnvelopeID, IncomingTransaction?)] = []
+        staged.reserveCapacity(items.count)
         func current(_ id: EnvelopeID) -> IncomingTransaction? {
-            if let entry = changed[id] { return entry }
+            if let entry = staged.last(where: { $0.0 == id }) { return entry.1 }
             return live[id]
         }
         for item in items {
@@ -121,7 +125,7 @@ extension LogDirectory {
                         path: path
                     )
                 }
-                changed[t.envelopeID] = .some(t)
+                staged.append((t.envelopeID, t))
             case .outcome(let id, let index, let state, _):
                 guard var t = current(id) else {
                     throw StoreError(.notFound, "outcome for transaction \(id), which is not open", path: path)
@@ -133,17 +137,17 @@ extension LogDirectory {
                     throw StoreError(.invalidArgument, "recipient \(index) of \(id) is already \(t.recipients[index].state)", path: path)
                 }
                 t.recipients[index].state = state
-                changed[id] = .some(t)
+                staged.append((id, t))
             case .closed(let id, _):
                 guard current(id) != nil else {
                     throw StoreError(.notFound, "close of transaction \(id), which is not open", path: path)
                 }
-                changed[id] = .some(nil)
+                staged.append((id, nil))
             case .carriedForward, .seal:
                 throw StoreError(.invalidArgument, "\(item.record.type) records are written by the log itself", path: path)
             }
         }
-        for (id, value) in changed {
+        for (id, value) in staged {
             live[id] = value
         }
     }
@@ -188,6 +192,7 @@ extension LogDirectory {
         while true {
             condition.lock()
             while pendingHead == pending.count && !closing {
+                wakeThreshold = 1
                 condition.wait()
             }
             if pendingHead == pending.count {
@@ -213,6 +218,8 @@ extension LogDirectory {
             }
             pendingCommits -= commits
             lastBatchCommits = commits
+            // Busy until the batch is durable: enqueuers need not wake this thread.
+            wakeThreshold = Int.max
             if pendingHead == pending.count {
                 pending.removeAll(keepingCapacity: true)
                 pendingHead = 0
@@ -233,6 +240,7 @@ extension LogDirectory {
                 batchMicrosAverage = batchMicrosAverage == 0 ? took : (batchMicrosAverage * 7 + took) / 8
                 let spare = spareSegmentCount()
                 condition.withLock {
+                    statistics.writeMicros += took
                     durableSequence = batch[batch.count - 1].sequence
                     spareSegments = spare
                     statistics.batches += 1
@@ -261,6 +269,8 @@ extension LogDirectory {
         guard lastBatchCommits > 1, pendingCommits < lastBatchCommits, batchMicrosAverage > 0 else { return }
         let budget = min(batchMicrosAverage / 2, configuration.maxAdaptiveWaitMicroseconds)
         let deadline = monotonicMicros() + UInt64(budget)
+        wakeThreshold = lastBatchCommits
+        defer { wakeThreshold = Int.max }
         while pendingCommits < lastBatchCommits, !closing, pendingBytes < configuration.maxBatchBytes {
             let now = monotonicMicros()
             if now >= deadline { break }

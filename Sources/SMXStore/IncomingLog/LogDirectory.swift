@@ -49,6 +49,9 @@ final class LogDirectory: @unchecked Sendable {
     /// Commits the last batch carried, and the moving average of a batch's write and
     /// sync time: the inputs of adaptive batching.
     var lastBatchCommits = 0
+    /// Pending commits at which an enqueuer signals the sync thread: 1 while it sleeps for
+    /// work, the previous batch's size while it waits adaptively, never while it is busy.
+    var wakeThreshold = 1
     var batchMicrosAverage = 0
     var spaceWaiters: [CheckedContinuation<EnqueueResult, any Error>] = []
     /// Open transactions with their recipients' current states (as enqueued).
