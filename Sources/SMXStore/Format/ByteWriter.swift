@@ -13,20 +13,15 @@ public struct ByteWriter: Sendable {
     public mutating func u8(_ value: UInt8) { bytes.append(value) }
 
     public mutating func u16(_ value: UInt16) {
-        bytes.append(UInt8(truncatingIfNeeded: value))
-        bytes.append(UInt8(truncatingIfNeeded: value >> 8))
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     public mutating func u32(_ value: UInt32) {
-        for shift in stride(from: 0, to: 32, by: 8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt32(shift)))
-        }
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     public mutating func u64(_ value: UInt64) {
-        for shift in stride(from: 0, to: 64, by: 8) {
-            bytes.append(UInt8(truncatingIfNeeded: value >> UInt64(shift)))
-        }
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 
     /// Unsigned LEB128: 7 bits per byte, low groups first, high bit set on all but the last.
@@ -51,7 +46,11 @@ public struct ByteWriter: Sendable {
     }
 
     public mutating func lengthPrefixed(_ value: String) {
-        lengthPrefixed(Array(value.utf8))
+        var value = value
+        value.withUTF8 { utf8 in
+            varint(UInt64(utf8.count))
+            bytes.append(contentsOf: utf8)
+        }
     }
 
     public mutating func raw(_ value: [UInt8]) { bytes.append(contentsOf: value) }

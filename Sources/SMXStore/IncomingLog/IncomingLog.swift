@@ -174,28 +174,24 @@ public final class IncomingLog: Sendable {
     /// directory its id hashes to; outcomes and closes go where their transaction is.
     @discardableResult
     public func commit(_ records: [LogRecord]) async throws -> CommitReceipt {
+        if records.count == 1 {
+            let target = try directoryIndex(for: records[0])
+            let sequence = try await directories[target].commit([LogDirectory.Item(records[0])])
+            return CommitReceipt(directory: target, sequence: sequence)
+        }
         var groups: [(directory: Int, items: [LogDirectory.Item])] = []
         var placedInThisCommit: [EnvelopeID: Int] = [:]
         for record in records {
             let target: Int
-            switch record {
-            case .transaction(let t):
-                target = Int(t.envelopeID.rawValue % UInt64(directories.count))
+            if case .transaction(let t) = record {
+                target = try directoryIndex(for: record)
                 placedInThisCommit[t.envelopeID] = target
-            case .outcome(let id, _, _, _), .closed(let id, _):
-                if let placed = placedInThisCommit[id] {
-                    target = placed
-                } else if let found = directoryHolding(id) {
-                    target = found
-                } else {
-                    throw StoreError(.notFound, "transaction \(id) is not open in the incoming log")
-                }
-            case .carriedForward, .seal:
-                throw StoreError(.invalidArgument, "\(record.type) records are written by the log itself")
+            } else if let id = record.envelopeID, let placed = placedInThisCommit[id] {
+                target = placed
+            } else {
+                target = try directoryIndex(for: record)
             }
-            if let last = groups.indices.last, groups[last].directory == target {
-                groups[last].items.append(LogDirectory.Item(record))
-            } else if let existing = groups.firstIndex(where: { $0.directory == target }) {
+            if let existing = groups.firstIndex(where: { $0.directory == target }) {
                 groups[existing].items.append(LogDirectory.Item(record))
             } else {
                 groups.append((target, [LogDirectory.Item(record)]))
@@ -225,7 +221,23 @@ public final class IncomingLog: Sendable {
         }
     }
 
+    /// Where a record goes when it is the only one of its commit.
+    private func directoryIndex(for record: LogRecord) throws -> Int {
+        switch record {
+        case .transaction(let t):
+            return Int(t.envelopeID.rawValue % UInt64(directories.count))
+        case .outcome(let id, _, _, _), .closed(let id, _):
+            guard let found = directoryHolding(id) else {
+                throw StoreError(.notFound, "transaction \(id) is not open in the incoming log")
+            }
+            return found
+        case .carriedForward, .seal:
+            throw StoreError(.invalidArgument, "\(record.type) records are written by the log itself")
+        }
+    }
+
     private func directoryHolding(_ id: EnvelopeID) -> Int? {
+        if directories.count == 1 { return 0 }
         let preferred = Int(id.rawValue % UInt64(directories.count))
         if directories[preferred].condition.withLock({ directories[preferred].live[id] != nil }) {
             return preferred
@@ -238,13 +250,13 @@ public final class IncomingLog: Sendable {
 
     /// The open transactions with their recipients' current states, by envelope id.
     public func openTransactions() -> [IncomingTransaction] {
-        directories.flatMap { d in d.condition.withLock { Array(d.live.values) } }
+        directories.flatMap { d in d.condition.withLock { Array(d.live.values) } }.map(\.transaction)
             .sorted { $0.envelopeID < $1.envelopeID }
     }
 
     public func transaction(_ id: EnvelopeID) -> IncomingTransaction? {
         guard let d = directoryHolding(id) else { return nil }
-        return directories[d].condition.withLock { directories[d].live[id] }
+        return directories[d].condition.withLock { directories[d].live[id] }?.transaction
     }
 
     /// Highest sequence number made durable in directory `index`.

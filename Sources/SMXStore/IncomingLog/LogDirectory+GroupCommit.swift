@@ -37,7 +37,7 @@ extension LogDirectory {
     /// segment, so the segments holding their older copies can be recycled.
     func carryForward(_ ids: [EnvelopeID]) async throws {
         _ = try await enqueueAndWait(bytes: nil) { directory in
-            ids.compactMap { directory.live[$0] }.map { Item(.carriedForward($0)) }
+            ids.compactMap { directory.live[$0] }.map { Item(.carriedForward($0.transaction)) }
         }
     }
 
@@ -103,9 +103,9 @@ extension LogDirectory {
     /// Checks a commit against the open transactions and applies it (lock held). All or
     /// nothing: the changes are staged and applied only when every record checks out.
     private func applyToLiveSet(_ items: [Item]) throws {
-        var staged: [(EnvelopeID, IncomingTransaction?)] = []
+        var staged: [(EnvelopeID, LiveTransaction?)] = []
         staged.reserveCapacity(items.count)
-        func current(_ id: EnvelopeID) -> IncomingTransaction? {
+        func current(_ id: EnvelopeID) -> LiveTransaction? {
             if let entry = staged.last(where: { $0.0 == id }) { return entry.1 }
             return live[id]
         }
@@ -125,18 +125,18 @@ extension LogDirectory {
                         path: path
                     )
                 }
-                staged.append((t.envelopeID, t))
+                staged.append((t.envelopeID, LiveTransaction(payload: item.payload, states: t.recipients.map(\.state))))
             case .outcome(let id, let index, let state, _):
                 guard var t = current(id) else {
                     throw StoreError(.notFound, "outcome for transaction \(id), which is not open", path: path)
                 }
-                guard index >= 0, index < t.recipients.count else {
+                guard index >= 0, index < t.states.count else {
                     throw StoreError(.invalidArgument, "transaction \(id) has no recipient \(index)", path: path)
                 }
-                guard t.recipients[index].state == .pending else {
-                    throw StoreError(.invalidArgument, "recipient \(index) of \(id) is already \(t.recipients[index].state)", path: path)
+                guard t.states[index] == .pending else {
+                    throw StoreError(.invalidArgument, "recipient \(index) of \(id) is already \(t.states[index])", path: path)
                 }
-                t.recipients[index].state = state
+                t.states[index] = state
                 staged.append((id, t))
             case .closed(let id, _):
                 guard current(id) != nil else {

@@ -114,15 +114,17 @@ extension LogDirectory {
         var report = RecoveryReport.Directory(path: path)
         report.segments = scan.segments.count
         report.damagedRegions = scan.corruption.count
+        var open: [EnvelopeID: IncomingTransaction] = [:]
         for segment in scan.segments {
             ledger.add(segment: segment.header.segmentNumber, slot: segment.slot)
             for entry in segment.contents.entries {
                 report.records += 1
                 ledger.apply(entry.record.type, entry.record.envelopeID, sequence: entry.sequence, in: segment.header.segmentNumber)
-                Self.fold(entry.record, into: &live)
+                Self.fold(entry.record, into: &open)
                 lastWrittenSequence = max(lastWrittenSequence, entry.sequence)
             }
         }
+        live = open.mapValues(LiveTransaction.init)
         syncedSequence = lastWrittenSequence
         durableSequence = lastWrittenSequence
         if let newest = scan.segments.last {

@@ -162,10 +162,10 @@ extension LogDirectory {
               !handOffRequested.contains(oldest.number)
         else { return }
         handOffRequested.insert(oldest.number)
-        let transactions = condition.withLock {
-            oldest.homed.sorted().compactMap { live[$0] }
+        let entries = condition.withLock {
+            statistics.handOffs += 1
+            return oldest.homed.sorted().compactMap { live[$0] }
         }
-        condition.withLock { statistics.handOffs += 1 }
-        if !transactions.isEmpty { onHandOff(transactions) }
+        if !entries.isEmpty { onHandOff(entries.map(\.transaction)) }
     }
 }

@@ -55,7 +55,7 @@ final class LogDirectory: @unchecked Sendable {
     var batchMicrosAverage = 0
     var spaceWaiters: [CheckedContinuation<EnqueueResult, any Error>] = []
     /// Open transactions with their recipients' current states (as enqueued).
-    var live: [EnvelopeID: IncomingTransaction] = [:]
+    var live: [EnvelopeID: LiveTransaction] = [:]
     var failure: StoreError?
     var closing = false
     var durableSequence: UInt64 = 0
