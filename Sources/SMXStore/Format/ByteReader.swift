@@ -20,78 +20,78 @@ public struct ByteReader {
     public var remaining: Int { bytes.endIndex - position }
     public var isAtEnd: Bool { position >= bytes.endIndex }
 
-    public func corrupted(_ what: String) -> StoreError {
-        StoreError(.corrupted, "\(context): \(what) at byte \(position - bytes.startIndex)")
+    public func corrupted(_ what: @autoclosure () -> String) -> StoreError {
+        StoreError(.corrupted, "\(context): \(what()) at byte \(position - bytes.startIndex)")
     }
 
-    private mutating func need(_ count: Int, _ what: String) throws {
+    private mutating func need(_ count: Int, _ what: @autoclosure () -> String) throws {
         guard count >= 0, remaining >= count else {
-            throw corrupted("truncated \(what) (need \(count), have \(remaining))")
+            throw corrupted("truncated \(what()) (need \(count), have \(remaining))")
         }
     }
 
-    public mutating func u8(_ what: String = "u8") throws -> UInt8 {
-        try need(1, what)
+    public mutating func u8(_ what: @autoclosure () -> String = "u8") throws -> UInt8 {
+        try need(1, what())
         defer { position += 1 }
         return bytes[position]
     }
 
-    public mutating func u16(_ what: String = "u16") throws -> UInt16 {
-        try need(2, what)
+    public mutating func u16(_ what: @autoclosure () -> String = "u16") throws -> UInt16 {
+        try need(2, what())
         var v: UInt16 = 0
         for i in 0..<2 { v |= UInt16(bytes[position + i]) << UInt16(i * 8) }
         position += 2
         return v
     }
 
-    public mutating func u32(_ what: String = "u32") throws -> UInt32 {
-        try need(4, what)
+    public mutating func u32(_ what: @autoclosure () -> String = "u32") throws -> UInt32 {
+        try need(4, what())
         var v: UInt32 = 0
         for i in 0..<4 { v |= UInt32(bytes[position + i]) << UInt32(i * 8) }
         position += 4
         return v
     }
 
-    public mutating func u64(_ what: String = "u64") throws -> UInt64 {
-        try need(8, what)
+    public mutating func u64(_ what: @autoclosure () -> String = "u64") throws -> UInt64 {
+        try need(8, what())
         var v: UInt64 = 0
         for i in 0..<8 { v |= UInt64(bytes[position + i]) << UInt64(i * 8) }
         position += 8
         return v
     }
 
-    public mutating func varint(_ what: String = "varint") throws -> UInt64 {
+    public mutating func varint(_ what: @autoclosure () -> String = "varint") throws -> UInt64 {
         var result: UInt64 = 0
         var shift: UInt64 = 0
         while true {
-            guard position < bytes.endIndex else { throw corrupted("truncated \(what)") }
+            guard position < bytes.endIndex else { throw corrupted("truncated \(what())") }
             let byte = bytes[position]
             position += 1
-            if shift == 63 && byte > 1 { throw corrupted("\(what) overflows 64 bits") }
+            if shift == 63 && byte > 1 { throw corrupted("\(what()) overflows 64 bits") }
             result |= UInt64(byte & 0x7F) << shift
             if byte & 0x80 == 0 { return result }
             shift += 7
-            if shift > 63 { throw corrupted("\(what) is longer than 10 bytes") }
+            if shift > 63 { throw corrupted("\(what()) is longer than 10 bytes") }
         }
     }
 
     /// A varint that must fit in `Int` and be at most `limit`.
-    public mutating func count(_ what: String, limit: Int) throws -> Int {
-        let value = try varint(what)
-        guard value <= UInt64(limit) else { throw corrupted("\(what) \(value) exceeds \(limit)") }
+    public mutating func count(_ what: @autoclosure () -> String, limit: Int) throws -> Int {
+        let value = try varint(what())
+        guard value <= UInt64(limit) else { throw corrupted("\(what()) \(value) exceeds \(limit)") }
         return Int(value)
     }
 
-    public mutating func raw(_ count: Int, _ what: String = "bytes") throws -> [UInt8] {
-        try need(count, what)
+    public mutating func raw(_ count: Int, _ what: @autoclosure () -> String = "bytes") throws -> [UInt8] {
+        try need(count, what())
         defer { position += count }
         return Array(bytes[position..<position + count])
     }
 
     /// A varint length (at most `limit` and at most what is left) followed by the bytes.
-    public mutating func lengthPrefixed(_ what: String, limit: Int = Int.max) throws -> [UInt8] {
-        let length = try count("\(what) length", limit: min(limit, remaining))
-        return try raw(length, what)
+    public mutating func lengthPrefixed(_ what: @autoclosure () -> String, limit: Int = Int.max) throws -> [UInt8] {
+        let length = try count("\(what()) length", limit: min(limit, remaining))
+        return try raw(length, what())
     }
 
     public mutating func expectEnd() throws {

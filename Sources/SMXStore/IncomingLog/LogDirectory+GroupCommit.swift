@@ -177,6 +177,9 @@ extension LogDirectory {
         }
         thread?.join()
         thread = nil
+        preparer?.join()
+        preparer = nil
+        slots += condition.withLock { preparedSlots }
         let waiters = condition.withLock {
             let w = spaceWaiters
             spaceWaiters = []

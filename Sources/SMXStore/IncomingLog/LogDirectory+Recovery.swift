@@ -143,6 +143,7 @@ extension LogDirectory {
         }
         report.openTransactions = live.count
         spareSegments = spareSegmentCount()
+        prepareSlotIfNeeded()
         startSyncThread()
         return report
     }

@@ -83,6 +83,8 @@ extension LogDirectory {
             ledger.remove(segment: old.number)
             handOffRequested.remove(old.number)
             condition.withLock { statistics.recycledSegments += 1 }
+        } else if let prepared = takePreparedSlot() {
+            slot = prepared
         } else if slots.count < configuration.maxSegmentsPerDirectory {
             slot = try createSlot()
         } else {
@@ -109,12 +111,21 @@ extension LogDirectory {
         currentSealed = false
         writeOffset = FormatConstants.fileHeaderSize
         condition.withLock { statistics.syncs += 1 }
+        prepareSlotIfNeeded()
     }
 
     /// Creates and preallocates a new segment file; its directory entry is synced.
     func createSlot() throws -> Int {
-        let name = Self.slotName(nextSlotName)
+        let slot = try createSlotFile(named: Self.slotName(nextSlotName))
         nextSlotName += 1
+        slots.append(slot)
+        condition.withLock { statistics.createdSegments += 1 }
+        return slots.count - 1
+    }
+
+    /// Creates a zero-filled segment file and makes it and its directory entry durable.
+    /// Touches no state of the directory, so the preparer thread can run it.
+    private func createSlotFile(named name: String) throws -> Slot {
         let filePath = Path.join(path, name)
         let handle = try fileSystem.openFile(filePath, mode: .createNew)
         do {
@@ -126,9 +137,46 @@ extension LogDirectory {
             try? handle.close()
             throw error
         }
-        slots.append(Slot(path: filePath, handle: handle))
-        condition.withLock { statistics.createdSegments += 1 }
+        return Slot(path: filePath, handle: handle)
+    }
+
+    /// A slot the preparer made ready, now owned by the sync thread.
+    private func takePreparedSlot() -> Int? {
+        guard let prepared = condition.withLock({ preparedSlots.popLast() }) else { return nil }
+        slots.append(prepared)
         return slots.count - 1
+    }
+
+    /// Creating a segment writes its whole size and syncs it; done on the sync thread that
+    /// would stall every commit for as long. So when the next rollover would have to create
+    /// one (no free, prepared or recyclable slot), a helper thread creates it now.
+    func prepareSlotIfNeeded() {
+        let (ready, inFlight) = condition.withLock { (preparedSlots.count, preparationInFlight) }
+        guard !inFlight, ready == 0, freeSlots.isEmpty,
+              slots.count + 1 < configuration.maxSegmentsPerDirectory,
+              ledger.oldestRecyclable(durableSequence: syncedSequence, current: currentSegment) == nil
+        else { return }
+        preparer?.join()
+        let name = Self.slotName(nextSlotName)
+        nextSlotName += 1
+        condition.withLock { preparationInFlight = true }
+        let thread = SyncThread(name: "smx-ibdb-prep-\(index)") { [self] in
+            do {
+                let slot = try createSlotFile(named: name)
+                condition.withLock {
+                    preparedSlots.append(slot)
+                    statistics.createdSegments += 1
+                    preparationInFlight = false
+                }
+            } catch {
+                logger.warning("could not prepare a segment ahead of time", metadata: [
+                    "path": "\(path)", "error": "\(error)",
+                ])
+                condition.withLock { preparationInFlight = false }
+            }
+        }
+        preparer = thread
+        thread.start()
     }
 
     /// Writes zeros over the whole new segment. `fallocate` alone leaves unwritten extents,

@@ -80,6 +80,11 @@ final class LogDirectory: @unchecked Sendable {
     var handOffRequested: Set<UInt64> = []
     var writeBuffer: [UInt8] = []
     var thread: SyncThread?
+    /// The thread creating the next segment file ahead of time, if any.
+    var preparer: SyncThread?
+    // Guarded by `condition`: segment files made ready by the preparer.
+    var preparedSlots: [Slot] = []
+    var preparationInFlight = false
 
     init(
         index: Int,

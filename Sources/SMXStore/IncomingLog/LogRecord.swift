@@ -37,12 +37,33 @@ public enum CloseReason: UInt8, Sendable, CaseIterable {
 }
 
 /// Record type bytes (the frame's `type` field) for the incoming log.
-public enum LogRecordType: UInt8, Sendable, CaseIterable {
+public enum LogRecordType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case transaction = 1
     case outcome = 2
     case closed = 3
     case carriedForward = 4
     case seal = 5
+
+    public var description: String {
+        switch self {
+        case .transaction: "transaction"
+        case .outcome: "outcome"
+        case .closed: "closed"
+        case .carriedForward: "carried-forward"
+        case .seal: "seal"
+        }
+    }
+
+    /// What a decoder names in its errors.
+    var decodingContext: String {
+        switch self {
+        case .transaction: "ibdb transaction record"
+        case .outcome: "ibdb outcome record"
+        case .closed: "ibdb closed record"
+        case .carriedForward: "ibdb carried-forward record"
+        case .seal: "ibdb seal record"
+        }
+    }
 }
 
 extension LogRecord {
@@ -120,7 +141,7 @@ extension LogRecord {
         guard let kind = LogRecordType(rawValue: type) else {
             throw StoreError(.corrupted, "ibdb record: unknown type \(type)")
         }
-        var r = ByteReader(payload, context: "ibdb \(kind) record")
+        var r = ByteReader(payload, context: kind.decodingContext)
         let version = try r.u8("encoding version")
         guard version == encodingVersion else {
             throw StoreError(.unsupportedVersion, "ibdb \(kind) record: encoding version \(version)")
@@ -158,8 +179,8 @@ extension LogRecord {
         try decode(type: type, payload: payload[...])
     }
 
-    private static func string(_ r: inout ByteReader, _ what: String) throws -> String {
-        let bytes = try r.lengthPrefixed(what, limit: maxStringBytes)
+    private static func string(_ r: inout ByteReader, _ what: StaticString) throws -> String {
+        let bytes = try r.lengthPrefixed("\(what)", limit: maxStringBytes)
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw r.corrupted("\(what) is not UTF-8")
         }

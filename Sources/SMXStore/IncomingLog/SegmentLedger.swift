@@ -13,15 +13,22 @@
 /// References only point from newer records to older ones, so rule 3 has no cycles and
 /// the oldest segments become free first.
 struct SegmentLedger {
-    struct Segment {
-        var number: UInt64
-        var slot: Int
+    /// A class so that updating one segment's sets mutates them in place (a struct in a
+    /// dictionary is easily copied whole, sets included, on every change).
+    final class Segment {
+        let number: UInt64
+        let slot: Int
         /// Open transactions whose newest copy lives here.
         var homed: Set<EnvelopeID> = []
         /// Segments (other than this one) that records here refer to.
         var references: Set<UInt64> = []
         /// Highest sequence of a record elsewhere that took a transaction away from here.
         var lastReleaseSequence: UInt64 = 0
+
+        init(number: UInt64, slot: Int) {
+            self.number = number
+            self.slot = slot
+        }
     }
 
     /// Segments with a valid header on disk, by number.
@@ -45,34 +52,33 @@ struct SegmentLedger {
 
     /// Accounts for `record`, written at `sequence` into segment `number`.
     mutating func apply(_ kind: LogRecordType, _ id: EnvelopeID?, sequence: UInt64, in number: UInt64) {
-        guard let id, segments[number] != nil else { return }
+        guard let id, let segment = segments[number] else { return }
         switch kind {
         case .transaction, .carriedForward:
             if let old = home[id], old != number {
                 release(id, from: old, sequence: sequence)
-                segments[number]!.references.insert(old)
+                segment.references.insert(old)
             }
             home[id] = number
-            segments[number]!.homed.insert(id)
+            segment.homed.insert(id)
         case .outcome:
             if let at = home[id], at != number {
-                segments[number]!.references.insert(at)
+                segment.references.insert(at)
             }
         case .closed:
-            if let at = home[id] {
-                if at != number { segments[number]!.references.insert(at) }
+            if let at = home.removeValue(forKey: id) {
+                if at != number { segment.references.insert(at) }
                 release(id, from: at, sequence: sequence)
-                home[id] = nil
             }
         case .seal:
             break
         }
     }
 
-    private mutating func release(_ id: EnvelopeID, from number: UInt64, sequence: UInt64) {
-        guard segments[number] != nil else { return }
-        segments[number]!.homed.remove(id)
-        segments[number]!.lastReleaseSequence = max(segments[number]!.lastReleaseSequence, sequence)
+    private func release(_ id: EnvelopeID, from number: UInt64, sequence: UInt64) {
+        guard let segment = segments[number] else { return }
+        segment.homed.remove(id)
+        segment.lastReleaseSequence = max(segment.lastReleaseSequence, sequence)
     }
 
     /// The oldest segment that may be overwritten now, if any (`current` never is).

@@ -36,6 +36,7 @@ import SMXTestSupport
         let summary = try await Self.campaign(
             transactions: 10_000, committers: 16, seed: 20261126, randomPointRate: 7
         )
+        print("ibdb crash campaign: 10000 transactions, 16 committers, \(summary.syncPoints) sync points, \(summary.randomPoints) random points, \(summary.recoveries) recoveries in \(CrashMode.allCases.count) modes, \(summary.problems.count) problems")
         #expect(summary.syncPoints >= 500)
         #expect(summary.randomPoints >= 200)
         #expect(summary.problems.isEmpty, "\(summary.problems.prefix(20))")
