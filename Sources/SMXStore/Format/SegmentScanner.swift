@@ -40,6 +40,8 @@ public struct SegmentScanner {
     private var position: Int
     private var gap: Gap?
     private var lastSequence: UInt64?
+    /// Bytes hashed while resynchronising over the current gap.
+    private var resyncHashed = 0
     private var finished = false
 
     public init(
@@ -131,7 +133,20 @@ public struct SegmentScanner {
             let end = fedEnd
             while position < end {
                 let window = UnsafeRawBufferPointer(rebasing: all[(position - startOffset)...])
+                if let open = gap, window.count >= FormatConstants.recordHeaderSize,
+                   !worthVerifying(window, gapStart: open.start) {
+                    // Not a resynchronisation candidate: step over without hashing.
+                    let step = FormatConstants.recordAlignment
+                    if open.allZeros && !allZero(from: position, to: min(end, position + step)) {
+                        gap!.allZeros = false
+                    }
+                    position += step
+                    continue
+                }
                 let decoded = RecordFrame.decode(window, at: 0, seed: seed, maxPayload: limit(position))
+                if gap != nil, case .damaged(.checksumMismatch) = decoded {
+                    resyncHashed += FormatConstants.recordHeaderSize + Int(LittleEndian.u32(window, 8))
+                }
                 if var open = gap {
                     // Resynchronising: only a verified frame with a new sequence ends the gap.
                     if case .record(let h) = decoded, lastSequence.map({ h.sequence > $0 }) ?? true {
@@ -156,15 +171,36 @@ public struct SegmentScanner {
                     emit(h, at: position, from: all, into: &events)
                 case .zeros:
                     gap = Gap(start: position, end: position, allZeros: true, problem: nil)
+                    resyncHashed = 0
                 case .damaged(.truncated) where mayComplete(at: position):
                     return
                 case .damaged(let problem):
                     gap = Gap(start: position, end: position, allZeros: false, problem: problem)
+                    resyncHashed = 0
                 }
             }
         }
         return events
     }
+
+    /// Whether the frame header at the start of `window` could end the current gap and so
+    /// deserves its checksum computed. Bounds the work of resynchronising over hostile bytes:
+    /// a region of forged headers that each claim a large payload would otherwise cost a
+    /// hash of that payload at every aligned offset (quadratic in the segment size). Once
+    /// the hashing spent on a gap exceeds a budget proportional to the gap's length, only
+    /// candidates with small payloads are still verified. The decision depends only on the
+    /// bytes and offsets, never on how the input was split into pieces.
+    private func worthVerifying(_ window: UnsafeRawBufferPointer, gapStart: Int) -> Bool {
+        let sequence = LittleEndian.u64(window, 16)
+        if let lastSequence, sequence <= lastSequence { return false }
+        let length = Int(LittleEndian.u32(window, 8))
+        if length <= Self.alwaysVerifiedPayload { return true }
+        return resyncHashed <= Self.resyncBudgetFactor * (position - gapStart) + Self.resyncBudgetBase
+    }
+
+    static let alwaysVerifiedPayload = 4096
+    static let resyncBudgetFactor = 16
+    static let resyncBudgetBase = 1 << 20
 
     private mutating func emit(
         _ h: RecordFrame.Header,

@@ -90,6 +90,25 @@ import SMXTestSupport
         #expect(gaps(events).count == 1 && !gaps(events)[0].allZeros)
     }
 
+    @Test func forgedHeadersCannotMakeResynchronisationQuadratic() {
+        // One 8-byte word repeated: read at any aligned offset it is a plausible header
+        // (length 1 MiB, type 1, flags and reserved 0, a sequence above any seen) whose
+        // checksum fails only after hashing the claimed megabyte. Without a budget the scan
+        // would hash some 130 GB for these 2 MiB.
+        let size = 2 << 20
+        let claimed = UInt32((1 << 20) - 24)
+        let word = withUnsafeBytes(of: claimed.littleEndian, Array.init) + [1, 0, 0, 0]
+        let bytes = (0..<(size / 8)).flatMap { _ in word }
+        let clock = ContinuousClock()
+        var scanner = SegmentScanner(seed: 1, startOffset: 0, totalSize: size)
+        var events: [SegmentScanner.Event] = []
+        let elapsed = clock.measure {
+            events = scanner.feed(bytes) + scanner.finish()
+        }
+        #expect(events.count == 1)
+        #expect(elapsed < .seconds(10), "resynchronising over 2 MiB of forged headers took \(elapsed)")
+    }
+
     @Test func arbitraryBytesNeverTrap() {
         var rng = SplitMix64(seed: 6)
         for _ in 0..<300 {
