@@ -45,10 +45,10 @@ extension LogDirectory {
     /// to enqueue. With `bytes` given, the call waits for buffer space first (back-pressure).
     private func enqueueAndWait(
         bytes: Int?,
-        prepare: @escaping (LogDirectory) throws -> [Item]
+        prepare: (LogDirectory) throws -> [Item]
     ) async throws -> UInt64 {
         while true {
-            let result: EnqueueResult = try await withCheckedThrowingContinuation { continuation in
+            let result: EnqueueResult = try await withUnsafeThrowingContinuation { continuation in
                 condition.lock()
                 if let failure {
                     condition.unlock()

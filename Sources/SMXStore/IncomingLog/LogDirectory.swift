@@ -18,7 +18,7 @@ final class LogDirectory: @unchecked Sendable {
         var sequence: UInt64
         var payload: [UInt8]
         /// Resumed once this entry (the last of its commit) is durable.
-        var waiter: CheckedContinuation<EnqueueResult, any Error>?
+        var waiter: UnsafeContinuation<EnqueueResult, any Error>?
     }
 
     enum EnqueueResult: Sendable {
@@ -53,7 +53,7 @@ final class LogDirectory: @unchecked Sendable {
     /// work, the previous batch's size while it waits adaptively, never while it is busy.
     var wakeThreshold = 1
     var batchMicrosAverage = 0
-    var spaceWaiters: [CheckedContinuation<EnqueueResult, any Error>] = []
+    var spaceWaiters: [UnsafeContinuation<EnqueueResult, any Error>] = []
     /// Open transactions with their recipients' current states (as enqueued).
     var live: [EnvelopeID: LiveTransaction] = [:]
     var failure: StoreError?
