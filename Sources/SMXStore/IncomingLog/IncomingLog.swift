@@ -32,9 +32,14 @@ public final class IncomingLog: Sendable {
         public var segmentSize = 16 << 20
         /// Upper bound of segment files per directory; beyond it new transactions are refused.
         public var maxSegmentsPerDirectory = 64
-        /// When more segments than this are in use, the open transactions of the oldest are
-        /// handed off (``handOff``) so the log stays bounded under steady load.
+        /// When more segments than this are in use, the open transactions of the oldest
+        /// mostly-dead segment are handed off (``handOff``) so the log stays bounded under
+        /// steady load.
         public var targetSegmentsPerDirectory = 4
+        /// A segment is handed off only when at most this fraction of the transactions
+        /// written into it are still open: moving the few live ones frees it, while moving a
+        /// mostly live segment would only copy it.
+        public var handOffMaxLiveFraction = 0.25
         /// Upper bound of one physical write.
         public var maxBatchBytes = 1 << 20
         /// Bytes that may wait for the sync thread; commits beyond it wait (back-pressure).

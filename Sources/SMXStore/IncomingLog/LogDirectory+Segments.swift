@@ -203,10 +203,12 @@ extension LogDirectory {
     }
 
     /// When more segments are in use than the target, hands the open transactions of the
-    /// oldest one to the hand-off (once per segment).
+    /// oldest segment that is mostly dead to the hand-off (once per segment).
     func requestHandOffIfNeeded() {
         guard ledger.count > configuration.targetSegmentsPerDirectory, let onHandOff else { return }
-        guard let oldest = ledger.oldestWithOpenTransactions(excluding: currentSegment),
+        guard let oldest = ledger.handOffCandidate(
+                excluding: currentSegment, maxLiveFraction: configuration.handOffMaxLiveFraction
+              ),
               !handOffRequested.contains(oldest.number)
         else { return }
         handOffRequested.insert(oldest.number)

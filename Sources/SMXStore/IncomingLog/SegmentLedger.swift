@@ -24,6 +24,8 @@ struct SegmentLedger {
         var references: Set<UInt64> = []
         /// Highest sequence of a record elsewhere that took a transaction away from here.
         var lastReleaseSequence: UInt64 = 0
+        /// Transaction and carried-forward records written here.
+        var transactionRecords = 0
 
         init(number: UInt64, slot: Int) {
             self.number = number
@@ -61,6 +63,7 @@ struct SegmentLedger {
             }
             home[id] = number
             segment.homed.insert(id)
+            segment.transactionRecords += 1
         case .outcome:
             if let at = home[id], at != number {
                 segment.references.insert(at)
@@ -94,10 +97,15 @@ struct SegmentLedger {
         return nil
     }
 
-    /// The oldest segment that still homes open transactions (a hand-off candidate).
-    func oldestWithOpenTransactions(excluding current: UInt64) -> Segment? {
+    /// The oldest segment whose open transactions are few enough to be worth moving out
+    /// (at most `maxLiveFraction` of the transactions written there), so that moving them
+    /// frees the segment. Moving a mostly live segment would only copy it.
+    func handOffCandidate(excluding current: UInt64, maxLiveFraction: Double) -> Segment? {
         for number in segmentNumbers where number != current {
-            if let s = segments[number], !s.homed.isEmpty { return s }
+            if let s = segments[number], !s.homed.isEmpty,
+               Double(s.homed.count) <= Double(s.transactionRecords) * maxLiveFraction {
+                return s
+            }
         }
         return nil
     }

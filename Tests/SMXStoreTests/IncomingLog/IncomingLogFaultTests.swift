@@ -19,7 +19,7 @@ import Glibc
             try await log.commit(.transaction(t))
             acknowledged.append(t)
         }
-        fs.injectFault(FaultRule(kinds: [.sync], errno: EIO, after: 0, times: 1))
+        fs.injectFault(FaultRule(kinds: [.sync], errno: EIO, after: 0, times: 1) { $0.path.hasSuffix("segment-0000.log") })
         let results = await withTaskGroup(of: Bool.self) { group in
             for id in UInt64(100)..<116 {
                 group.addTask {
@@ -48,7 +48,8 @@ import Glibc
         let fs = SimulatedFileSystem()
         let log = try IncomingLog.open(fileSystem: fs, configuration: Self.config)
         try await log.commit(.transaction(IncomingLogTests.transaction(1)))
-        fs.injectFault(FaultRule(kinds: [.write], errno: EIO, after: 0, times: 1))
+        // Only the current segment: the preparer may be writing the next one meanwhile.
+        fs.injectFault(FaultRule(kinds: [.write], errno: EIO, after: 0, times: 1) { $0.path.hasSuffix("segment-0000.log") })
         await #expect(throws: StoreError.self) { try await log.commit(.transaction(IncomingLogTests.transaction(2))) }
         log.close()
         let reopened = try IncomingLog.open(fileSystem: fs, configuration: Self.config)
@@ -90,7 +91,7 @@ import Glibc
         let fs = SimulatedFileSystem()
         let log = try IncomingLog.open(fileSystem: fs, configuration: Self.config)
         try await log.commit(.transaction(IncomingLogTests.transaction(1)))
-        fs.injectFault(FaultRule(kinds: [.write], errno: ENOSPC, after: 0, times: 1))
+        fs.injectFault(FaultRule(kinds: [.write], errno: ENOSPC, after: 0, times: 1) { $0.path.hasSuffix("segment-0000.log") })
         do {
             try await log.commit(.transaction(IncomingLogTests.transaction(2)))
             Issue.record("append on a full device succeeded")
