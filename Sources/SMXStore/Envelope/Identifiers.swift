@@ -30,31 +30,28 @@ enum Base32ID {
     }
 }
 
-/// Names one envelope (an SMTP transaction) for the life of its queue; never reused
-/// (ARCHITECTURE.md, "Identifiers"). The queue manager allocates them.
-public struct EnvelopeID: Hashable, Comparable, Sendable, CustomStringConvertible {
+/// A queue-unique, never reused 64-bit identifier with a printable fixed-width form
+/// (ARCHITECTURE.md, "Identifiers"). `Kind` keeps envelope and content ids apart.
+public struct Identifier<Kind>: Hashable, Comparable, Sendable, CustomStringConvertible {
     public let rawValue: UInt64
     public init(_ rawValue: UInt64) { self.rawValue = rawValue }
 
+    /// Parses the printable form (case-insensitive).
     public init?(_ text: String) {
         guard let value = Base32ID.decode(text) else { return nil }
         rawValue = value
     }
 
     public var description: String { Base32ID.encode(rawValue) }
-    public static func < (a: EnvelopeID, b: EnvelopeID) -> Bool { a.rawValue < b.rawValue }
+    public static func < (a: Self, b: Self) -> Bool { a.rawValue < b.rawValue }
 }
 
-/// Names one message body in the content store; never reused.
-public struct ContentID: Hashable, Comparable, Sendable, CustomStringConvertible {
-    public let rawValue: UInt64
-    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+public enum EnvelopeKind {}
+public enum ContentKind {}
 
-    public init?(_ text: String) {
-        guard let value = Base32ID.decode(text) else { return nil }
-        rawValue = value
-    }
+/// Names one envelope (an SMTP transaction) for the life of its queue; the queue manager
+/// allocates them.
+public typealias EnvelopeID = Identifier<EnvelopeKind>
 
-    public var description: String { Base32ID.encode(rawValue) }
-    public static func < (a: ContentID, b: ContentID) -> Bool { a.rawValue < b.rawValue }
-}
+/// Names one message body in the content store.
+public typealias ContentID = Identifier<ContentKind>
