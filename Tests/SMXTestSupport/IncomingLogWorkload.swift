@@ -20,11 +20,15 @@ public struct IncomingLogWorkload: Sendable {
 
     public final class Recorder: Sendable {
         private let model = Mutex(IncomingLogModel())
+        private let highestAcknowledged = Atomic<UInt64>(0)
         public init() {}
         public func record(_ record: LogRecord, sequence: UInt64) {
             model.withLock { $0.record(record, sequence: sequence) }
+            highestAcknowledged.max(sequence, ordering: .relaxed)
         }
         public var snapshot: IncomingLogModel { model.withLock { $0 } }
+        /// The highest sequence number of an acknowledged commit so far.
+        public var acknowledged: UInt64 { highestAcknowledged.load(ordering: .relaxed) }
     }
 
     /// Runs to completion; returns the model of everything acknowledged.

@@ -60,17 +60,22 @@ import SMXTestSupport
         let points = Points()
         points.log.withLock { $0 = log }
         let picker = Mutex(SplitMix64(seed: seed ^ 0xC0FFEE))
+        let recorder = IncomingLogWorkload.Recorder()
         fs.setOperationHook { op in
             let isSync = op.kind == .sync || op.kind == .fullSync || op.kind == .syncDirectory
             let random = !isSync && picker.withLock { $0.below(randomPointRate) == 0 }
             guard isSync || random, let log = points.log.withLock({ $0 }) else { return }
-            let durable = log.durableSequence(directory: 0)
+            // Everything acknowledged must be in the image, whatever the log believes is
+            // durable: a commit answered before its sync would show up as missing.
+            let acknowledged = recorder.acknowledged
+            let durable = max(log.durableSequence(directory: 0), acknowledged)
             let image = fs.snapshot()
             points.points.withLock {
                 $0.append(CrashPoint(image: image, durable: durable, atSync: isSync, operation: op.index))
             }
         }
-        let model = try await IncomingLogWorkload(transactions: transactions, committers: committers, seed: seed).run(on: log)
+        let model = try await IncomingLogWorkload(transactions: transactions, committers: committers, seed: seed)
+            .run(on: log, recorder: recorder)
         fs.setOperationHook(nil)
         points.log.withLock { $0 = nil }
         log.close()
