@@ -50,7 +50,11 @@ let package = Package(
         ),
         .testTarget(
             name: "SMXStoreTests",
-            dependencies: ["SMXStore", "SMXTestSupport"]
+            dependencies: [
+                "SMXStore",
+                "SMXTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

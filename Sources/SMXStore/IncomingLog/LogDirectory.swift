@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLinuxShims
 import Logging
 
 /// One directory of the incoming log: its segment files and the group committer that
@@ -117,9 +118,12 @@ final class LogDirectory: @unchecked Sendable {
 /// The dedicated thread that runs a ``LogDirectory``'s group commit loop.
 final class SyncThread: @unchecked Sendable {
     private var thread = pthread_t()
+    private let name: String
     private let body: () -> Void
 
+    /// `name` shows in debuggers and `top -H` (Linux keeps 15 characters).
     init(name: String, body: @escaping () -> Void) {
+        self.name = name
         self.body = body
     }
 
@@ -127,6 +131,7 @@ final class SyncThread: @unchecked Sendable {
         let box = Unmanaged.passRetained(self)
         let result = pthread_create(&thread, nil, { raw in
             let me = Unmanaged<SyncThread>.fromOpaque(raw!).takeRetainedValue()
+            _ = smx_set_current_thread_name(String(me.name.utf8.prefix(15))!)
             me.body()
             return nil
         }, box.toOpaque())

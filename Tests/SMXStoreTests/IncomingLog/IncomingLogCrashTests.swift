@@ -1,5 +1,6 @@
 import Testing
 import Synchronization
+import Logging
 import SMXStore
 import SMXTestSupport
 
@@ -8,6 +9,13 @@ import SMXTestSupport
 /// at random writes between them, and each image recovered in every crash mode.
 @Suite struct IncomingLogCrashTests {
     static let queueID = QueueID(bytes: Array(repeating: 0x51, count: 16))
+
+    /// Tens of thousands of opens: keep their info lines out of the test output.
+    static let quietLogger: Logger = {
+        var logger = Logger(label: "smx.ibdb.crash-test")
+        logger.logLevel = .warning
+        return logger
+    }()
 
     static func configuration(segmentSize: Int = 16 * 1024) -> IncomingLog.Configuration {
         var c = IncomingLog.Configuration(queueID: queueID, directories: ["/q/ibdb"])
@@ -56,7 +64,7 @@ import SMXTestSupport
     ) async throws -> Summary {
         let fs = SimulatedFileSystem(seed: seed)
         fs.syncDelayMicroseconds = 50
-        let log = try IncomingLog.open(fileSystem: fs, configuration: configuration())
+        let log = try IncomingLog.open(fileSystem: fs, configuration: configuration(), logger: quietLogger)
         let points = Points()
         points.log.withLock { $0 = log }
         let picker = Mutex(SplitMix64(seed: seed ^ 0xC0FFEE))
@@ -105,7 +113,7 @@ import SMXTestSupport
         let onDisk = try IncomingLog.replay(fileSystem: crashed, directories: configuration().directories, queueID: queueID)
         let closes = Set(onDisk.records.compactMap { if case .closed(let id, _) = $0.record { id } else { nil } })
         let reporter = CollectingCorruptionReporter()
-        let log = try IncomingLog.open(fileSystem: crashed, configuration: configuration(), reporter: reporter)
+        let log = try IncomingLog.open(fileSystem: crashed, configuration: configuration(), reporter: reporter, logger: quietLogger)
         var problems = checker.check(recovered: log.openTransactions(), durable: point.durable, survivingCloses: closes)
         // Every record on disk is one that was committed, byte for byte (carried-forward
         // copies are the log's own and are checked through the open set above).
@@ -129,7 +137,7 @@ import SMXTestSupport
         log.close()
         // ...and a second crash right after gives the same state.
         let again = SimulatedFileSystem.restore(crashed.snapshot(), crash: mode, seed: seed &+ 1)
-        let reopened = try IncomingLog.open(fileSystem: again, configuration: configuration())
+        let reopened = try IncomingLog.open(fileSystem: again, configuration: configuration(), logger: quietLogger)
         if reopened.openTransactions() != first {
             problems.append("second crash changed the state: \(first.count) open before, \(reopened.openTransactions().count) after")
         }
