@@ -36,28 +36,28 @@ public struct ByteReader {
         return bytes[position]
     }
 
+    /// A little-endian unsigned integer of `T`'s width.
+    private mutating func littleEndian<T: FixedWidthInteger & UnsignedInteger>(
+        _ type: T.Type, _ what: @autoclosure () -> String
+    ) throws -> T {
+        let width = T.bitWidth / 8
+        try need(width, what())
+        var value: T = 0
+        for i in 0..<width { value |= T(bytes[position + i]) << (i * 8) }
+        position += width
+        return value
+    }
+
     public mutating func u16(_ what: @autoclosure () -> String = "u16") throws -> UInt16 {
-        try need(2, what())
-        var v: UInt16 = 0
-        for i in 0..<2 { v |= UInt16(bytes[position + i]) << UInt16(i * 8) }
-        position += 2
-        return v
+        try littleEndian(UInt16.self, what())
     }
 
     public mutating func u32(_ what: @autoclosure () -> String = "u32") throws -> UInt32 {
-        try need(4, what())
-        var v: UInt32 = 0
-        for i in 0..<4 { v |= UInt32(bytes[position + i]) << UInt32(i * 8) }
-        position += 4
-        return v
+        try littleEndian(UInt32.self, what())
     }
 
     public mutating func u64(_ what: @autoclosure () -> String = "u64") throws -> UInt64 {
-        try need(8, what())
-        var v: UInt64 = 0
-        for i in 0..<8 { v |= UInt64(bytes[position + i]) << UInt64(i * 8) }
-        position += 8
-        return v
+        try littleEndian(UInt64.self, what())
     }
 
     public mutating func varint(_ what: @autoclosure () -> String = "varint") throws -> UInt64 {
