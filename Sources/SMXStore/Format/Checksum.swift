@@ -27,31 +27,3 @@ public protocol ContiguousBytes {
 
 extension Array: ContiguousBytes where Element == UInt8 {}
 extension ArraySlice: ContiguousBytes where Element == UInt8 {}
-
-/// A streaming XXH3-64 for data that arrives in pieces (checksumming a body while it is
-/// received, verifying a blob chunk by chunk).
-public struct StreamingChecksum: ~Copyable {
-    private let state: OpaquePointer
-
-    public init(seed: UInt64 = 0) {
-        guard let state = XXH3_createState() else {
-            fatalError("XXH3_createState: out of memory")
-        }
-        XXH3_64bits_reset_withSeed(state, seed)
-        self.state = state
-    }
-
-    deinit { XXH3_freeState(state) }
-
-    public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-        _ = XXH3_64bits_update(state, bytes.baseAddress, bytes.count)
-    }
-
-    public mutating func update(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { update($0) }
-    }
-
-    public func digest() -> UInt64 {
-        XXH3_64bits_digest(state)
-    }
-}

@@ -68,8 +68,8 @@ public final class IncomingLog: Sendable {
         /// The log writes fresh copies of them into the newest segment.
         case carryForward
         /// The queue manager takes them (moves them to the deferred queue and commits their
-        /// close records, rule 3). Called on a new task; may be called again for a segment
-        /// only after it has been recycled.
+        /// close records, rule 3). Called on a new task, at most once per segment; a
+        /// transaction the handler does not close stays in that segment, which then stays.
         case handler(@Sendable ([IncomingTransaction]) async -> Void)
         /// Nothing is done; segments stay until their transactions close.
         case none
