@@ -27,3 +27,32 @@ public protocol ContiguousBytes {
 
 extension Array: ContiguousBytes where Element == UInt8 {}
 extension ArraySlice: ContiguousBytes where Element == UInt8 {}
+
+/// A streaming XXH3-64 for data that arrives in pieces: a body's checksum while SMTP DATA
+/// is received, or while a reader streams it back. Equal to ``Checksum/xxh3(_:seed:)`` of
+/// the concatenated pieces.
+public final class StreamingChecksum {
+    private let state: OpaquePointer
+
+    public init(seed: UInt64 = 0) {
+        guard let state = XXH3_createState() else {
+            fatalError("XXH3_createState: out of memory")
+        }
+        XXH3_64bits_reset_withSeed(state, seed)
+        self.state = state
+    }
+
+    deinit { XXH3_freeState(state) }
+
+    public func update(_ bytes: UnsafeRawBufferPointer) {
+        _ = XXH3_64bits_update(state, bytes.baseAddress, bytes.count)
+    }
+
+    public func update(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { update($0) }
+    }
+
+    public func digest() -> UInt64 {
+        XXH3_64bits_digest(state)
+    }
+}
