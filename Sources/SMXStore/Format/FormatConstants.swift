@@ -39,6 +39,8 @@ public enum FileKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case contentSegment = 3
     case contentLargeBody = 4
     case deferredQueue = 5
+    case contentSegmentHint = 6
+    case contentReleaseJournal = 7
 
     public var description: String {
         switch self {
@@ -47,6 +49,8 @@ public enum FileKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .contentSegment: "content segment"
         case .contentLargeBody: "large content body"
         case .deferredQueue: "deferred queue"
+        case .contentSegmentHint: "content segment hint"
+        case .contentReleaseJournal: "content release journal"
         }
     }
 }
