@@ -1,0 +1,232 @@
+import Testing
+import SMXStore
+import SMXTestSupport
+
+@Suite struct ContentStoreTests {
+    static let queueID = QueueID(bytes: Array(repeating: 9, count: 16))
+
+    /// Small segments and a small large-body threshold so tests roll over, seal, recycle
+    /// and spill quickly.
+    static func configuration(directory: String = "/q/cdb") -> ContentStore.Configuration {
+        var c = ContentStore.Configuration(queueID: queueID, directory: directory)
+        c.segmentSize = 160 * 1024
+        c.largeBodyThreshold = 48 * 1024
+        c.chunkSize = 16 * 1024
+        c.maxBatchBytes = 64 * 1024
+        c.maxPendingBytes = 256 * 1024
+        c.journalRewriteBytes = 4096
+        c.automaticCompaction = false
+        return c
+    }
+
+    static func body(_ n: Int, seed: UInt64) -> [UInt8] {
+        MailBodyGenerator.body(size: n, seed: seed)
+    }
+
+    static func open(_ fs: any FileSystem, _ c: ContentStore.Configuration = configuration(),
+                     reporter: CollectingCorruptionReporter? = nil) throws -> ContentStore {
+        try ContentStore.open(fileSystem: fs, configuration: c, reporter: reporter)
+    }
+
+    @Test func bodiesOfEverySizeReadBackAfterReopen() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try Self.open(fs)
+        var stored: [(StoredContent, [UInt8])] = []
+        for (i, size) in [0, 1, 100, 16 * 1024, 16 * 1024 + 1, 40_000, 48 * 1024, 48 * 1024 + 1, 200_000].enumerated() {
+            let body = Self.body(size, seed: UInt64(i))
+            let content = try await store.store(body)
+            #expect(content.reference.size == UInt64(size))
+            #expect(content.reference.checksum == Checksum.xxh3(body))
+            #expect(content.isLargeFile == (size > 48 * 1024))
+            stored.append((content, body))
+        }
+        try await store.waitDurable(stored.map(\.0))
+        for (content, body) in stored {
+            #expect(try store.read(content.id) == body)
+        }
+        #expect(store.verify().isClean)
+        store.close()
+
+        let reopened = try Self.open(fs.crash(mode: .dropAllUnsynced, seed: 3))
+        defer { reopened.close() }
+        #expect(reopened.recovery.corruption.isEmpty)
+        #expect(reopened.recovery.liveBodies == stored.count)
+        for (content, body) in stored {
+            #expect(try reopened.read(content.id) == body)
+            #expect(reopened.validate(content.reference) == .valid)
+        }
+        #expect(reopened.verify().isClean)
+    }
+
+    @Test func writerTakesAnyPieceSizesAndReadersGiveIdenticalBytes() async throws {
+        let store = try Self.open(SimulatedFileSystem())
+        defer { store.close() }
+        let body = Self.body(150_000, seed: 11)
+        var rng = SplitMix64(seed: 5)
+        let writer = try store.makeWriter()
+        var position = 0
+        while position < body.count {
+            let n = min(body.count - position, 1 + rng.below(9000))
+            try await writer.append(body[position..<(position + n)])
+            position += n
+        }
+        let content = try await writer.finish()
+        try await store.waitDurable(content)
+        for pieceSize in [1, 7, 4096, 16 * 1024, 16 * 1024 + 3, 1 << 20] {
+            let reader = try store.openReader(content.id)
+            var out: [UInt8] = []
+            while true {
+                let piece = try reader.read(maxCount: pieceSize)
+                if piece.isEmpty { break }
+                #expect(piece.count <= pieceSize)
+                out += piece
+            }
+            reader.close()
+            #expect(out == body, "piece size \(pieceSize)")
+        }
+        for range in [0..<1, 5..<70_000, 16_384..<32_768, 149_999..<150_000, 100_000..<200_000] as [Range<UInt64>] {
+            let upper = min(range.upperBound, UInt64(body.count))
+            #expect(try store.read(content.id, range: range) == Array(body[Int(range.lowerBound)..<Int(upper)]))
+        }
+    }
+
+    @Test func textIsCompressedAndCompressedBodiesAreNot() async throws {
+        let store = try Self.open(SimulatedFileSystem())
+        defer { store.close() }
+        let text = Self.body(40_000, seed: 1)
+        let packed = try await store.store(text)
+        #expect(packed.storedBytes < text.count / 2)
+        var gzipLike: [UInt8] = [0x1F, 0x8B] + Array(repeating: 0x41, count: 30_000)
+        gzipLike[100] = 1
+        let raw = try await store.store(gzipLike)
+        #expect(raw.storedBytes > gzipLike.count)
+        let never = try await store.store(text, hint: .never)
+        #expect(never.storedBytes > text.count)
+        try await store.waitDurable([packed, raw, never])
+        #expect(try store.read(raw.id) == gzipLike)
+        #expect(try store.read(never.id) == text)
+    }
+
+    @Test func releasedBodiesGoAwayAndTheirSegmentsAreReused() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try Self.open(fs)
+        var contents: [StoredContent] = []
+        for i in 0..<40 {
+            contents.append(try await store.store(Self.body(20_000 + i, seed: UInt64(i))))
+        }
+        contents.append(try await store.store(Self.body(100_000, seed: 99)))
+        try await store.waitDurable(contents)
+        let before = store.statistics
+        #expect(before.segmentsCreated >= 2)
+        for content in contents { #expect(try store.release(content.id)) }
+        #expect(try store.release(contents[0].id) == false)
+        #expect(throws: StoreError.self) { try store.read(contents[0].id) }
+        // More writes take recycled slots instead of new files.
+        var more: [StoredContent] = []
+        for i in 0..<40 {
+            more.append(try await store.store(Self.body(20_000, seed: UInt64(500 + i))))
+        }
+        try await store.waitDurable(more)
+        let after = store.statistics
+        #expect(after.segmentsRecycled >= 1)
+        #expect(after.segmentsCreated - before.segmentsCreated < 2)
+        #expect(store.verify().isClean)
+        store.close()
+        #expect(fs.currentContents("/q/cdb/" + "large-\(contents.last!.id).blob") == nil)
+
+        let reopened = try Self.open(fs.crash(mode: .dropAllUnsynced, seed: 1))
+        defer { reopened.close() }
+        for content in more { #expect(reopened.validate(content.reference) == .valid) }
+        for content in contents { #expect(!reopened.contains(content.id)) }
+        #expect(reopened.verify().isClean)
+    }
+
+    @Test func compactionMovesLiveBodiesAndKeepsTheirIDs() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try Self.open(fs)
+        var kept: [(StoredContent, [UInt8])] = []
+        var all: [StoredContent] = []
+        for i in 0..<30 {
+            let body = Self.body(15_000, seed: UInt64(i))
+            let content = try await store.store(body)
+            all.append(content)
+            if i % 4 == 0 { kept.append((content, body)) }
+        }
+        try await store.waitDurable(all)
+        for content in all where !kept.contains(where: { $0.0.id == content.id }) {
+            try store.release(content.id)
+        }
+        let report = try await store.compact(limit: 10)
+        #expect(report.segmentsCompacted >= 1)
+        #expect(report.bodiesCopied >= 1)
+        #expect(store.verify().isClean)
+        for (content, body) in kept { #expect(try store.read(content.id) == body) }
+        store.close()
+        let reopened = try Self.open(fs.crash(mode: .dropAllUnsynced, seed: 2))
+        defer { reopened.close() }
+        for (content, body) in kept { #expect(try reopened.read(content.id) == body) }
+        #expect(reopened.verify().isClean)
+    }
+
+    @Test func inspectionListsEveryBlobWithItsState() async throws {
+        let store = try Self.open(SimulatedFileSystem())
+        defer { store.close() }
+        let a = try await store.store(Self.body(1000, seed: 1))
+        let b = try await store.store(Self.body(2000, seed: 2))
+        let c = try await store.store(Self.body(60_000, seed: 3))
+        try await store.waitDurable([a, b, c])
+        try store.release(b.id)
+        let infos = store.inspect(verify: true)
+        #expect(infos.first { $0.id == a.id }?.state == .live)
+        #expect(infos.first { $0.id == b.id }?.state == .released)
+        #expect(infos.first { $0.id == c.id }?.isLargeFile == true)
+        #expect(infos.allSatisfy { $0.checked && $0.problem == nil })
+    }
+
+    @Test func readOnlyOpenSeesALiveStoreWithoutWriting() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try Self.open(fs)
+        defer { store.close() }
+        let a = try await store.store(Self.body(5000, seed: 1))
+        try await store.waitDurable(a)
+        var c = Self.configuration()
+        c.readOnly = true
+        let ops = fs.operationCount
+        let reader = try ContentStore.open(fileSystem: fs, configuration: c)
+        defer { reader.close() }
+        #expect(try reader.read(a.id) == Self.body(5000, seed: 1))
+        #expect(throws: StoreError.self) { try reader.makeWriter() }
+        _ = ops
+    }
+
+    @Test func aLogTransactionWhoseBodyNeverBecameDurableIsDiscarded() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try Self.open(fs)
+        var logConfiguration = IncomingLog.Configuration(queueID: Self.queueID, directories: ["/q/ibdb"])
+        logConfiguration.segmentSize = 64 * 1024
+        logConfiguration.maxBatchBytes = 16 * 1024
+        logConfiguration.maxPendingBytes = 64 * 1024
+        let log = try IncomingLog.open(fileSystem: fs, configuration: logConfiguration)
+        let good = try await store.store(Self.body(3000, seed: 1))
+        var rng = SplitMix64(seed: 1)
+        var t1 = TransactionGenerator.transaction(id: EnvelopeID(1), rng: &rng)
+        t1.content = good.reference
+        _ = try await log.commit([.transaction(t1)], bodies: [good], in: store)
+        // A transaction naming a body the store never made durable.
+        var t2 = TransactionGenerator.transaction(id: EnvelopeID(2), rng: &rng)
+        t2.content = ContentReference(id: ContentID(123), size: 10, checksum: 5)
+        _ = try await log.commit(.transaction(t2))
+        log.close()
+        store.close()
+
+        let image = fs.crash(mode: .dropAllUnsynced, seed: 4)
+        let store2 = try Self.open(image)
+        defer { store2.close() }
+        let log2 = try IncomingLog.open(fileSystem: image, configuration: logConfiguration)
+        defer { log2.close() }
+        let discarded = try await log2.discardTransactionsWithoutBody(in: store2)
+        #expect(discarded.map(\.envelopeID) == [EnvelopeID(2)])
+        #expect(discarded.first?.finding == .missing)
+        #expect(log2.openTransactions().map(\.envelopeID) == [EnvelopeID(1)])
+    }
+}
