@@ -115,15 +115,18 @@ public struct BlobEncoder: ~Copyable {
     private mutating func encodeChunk() {
         let index = chunkCount
         let rawCount = chunk.count
-        var encoded = false
+        var encoded: Int?
         if compressing, let compression {
             encoded = chunk.withUnsafeBytes { compression.compress($0, into: &scratch) }
-            misses = encoded ? 0 : misses + 1
+            misses = encoded != nil ? 0 : misses + 1
             if misses >= ChunkCompression.giveUpAfter { compressing = false }
         }
-        if encoded {
+        if let encoded {
             scratch.withUnsafeBytes {
-                ChunkFrame.append(to: &bytes, payload: $0, rawLength: rawCount, encoding: .zstd, index: index, contentID: contentID)
+                ChunkFrame.append(
+                    to: &bytes, payload: UnsafeRawBufferPointer(rebasing: $0[0..<encoded]), rawLength: rawCount,
+                    encoding: .zstd, index: index, contentID: contentID
+                )
             }
         } else {
             chunk.withUnsafeBytes {

@@ -45,6 +45,13 @@ public enum BlobFormat {
     /// Largest raw chunk; also the default chunk size.
     public static let maxChunkSize = 65536
 
+    /// A content segment carries its file header twice, at 0 and here (another sector).
+    /// Preparing a segment writes and syncs the copy at 0 first, then this one, so a crash
+    /// tears at most one of them; recovery takes the first copy that verifies.
+    public static let segmentHeaderCopyOffset = 512
+    /// Where a content segment's first blob goes.
+    public static let segmentDataStart = 1024
+
     /// Bytes a chunk frame with `storedCount` payload bytes occupies, padding included.
     @inline(__always)
     public static func chunkFrameSize(storedCount: Int) -> Int {

@@ -35,23 +35,23 @@ final class ChunkCompression: @unchecked Sendable {
         for d in decompressors { ZSTD_freeDCtx(d) }
     }
 
-    /// Compresses `raw` into `output` (replacing its contents) and returns true, or
-    /// returns false when the chunk should be stored raw.
-    func compress(_ raw: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Bool {
-        guard raw.count >= 64 else { return false }
+    /// Compresses `raw` into the start of `output` (grown when too small, never shrunk, so
+    /// one scratch buffer serves every chunk) and returns the compressed length, or nil
+    /// when the chunk should be stored raw.
+    func compress(_ raw: UnsafeRawBufferPointer, into output: inout [UInt8]) -> Int? {
+        guard raw.count >= 64 else { return nil }
         let limit = raw.count - Int(Double(raw.count) * minimumGain)
-        guard limit > 0 else { return false }
+        guard limit > 0 else { return nil }
         let context = lock.withLock { compressors.popLast() } ?? ZSTD_createCCtx()
-        guard let context else { return false }
+        guard let context else { return nil }
         defer { lock.withLock { compressors.append(context) } }
         let bound = ZSTD_compressBound(raw.count)
         if output.count < bound { output = [UInt8](repeating: 0, count: bound) }
         let written = output.withUnsafeMutableBytes { out in
             ZSTD_compressCCtx(context, out.baseAddress, out.count, raw.baseAddress, raw.count, level)
         }
-        guard ZSTD_isError(written) == 0, written < limit else { return false }
-        output.removeSubrange(written...)
-        return true
+        guard ZSTD_isError(written) == 0, written < limit else { return nil }
+        return written
     }
 
     /// Decompresses one chunk's zstd frame, which must expand to exactly `rawLength` bytes.

@@ -86,7 +86,7 @@ final class ContentSegment: @unchecked Sendable {
     }
 
     /// Bytes of blobs written (live or not), the denominator of the live fraction.
-    var usedBytes: Int { max(0, (sealOffset ?? allocated) - FormatConstants.fileHeaderSize) }
+    var usedBytes: Int { max(0, (sealOffset ?? allocated) - BlobFormat.segmentDataStart) }
 
     var liveFraction: Double {
         usedBytes == 0 ? 0 : Double(liveBytes) / Double(usedBytes)

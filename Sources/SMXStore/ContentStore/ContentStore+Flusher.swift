@@ -134,10 +134,10 @@ extension ContentStore {
         segment.number = nextSegmentNumber
         nextSegmentNumber += 1
         segment.state = .active
-        segment.allocated = FormatConstants.fileHeaderSize + extent
+        segment.allocated = BlobFormat.segmentDataStart + extent
         segment.needsPreparation = true
         current = segment
-        return (segment, FormatConstants.fileHeaderSize)
+        return (segment, BlobFormat.segmentDataStart)
     }
 
     /// Lock held: a free slot, or a new one while under the configured maximum.
@@ -160,7 +160,7 @@ extension ContentStore {
         nextSlot += 1
         let segment = ContentSegment(
             slot: slot, path: path(ContentSegment.fileName(slot: slot)), number: 0, state: .active,
-            allocated: FormatConstants.fileHeaderSize
+            allocated: BlobFormat.segmentDataStart
         )
         segment.needsCreation = true
         segments[slot] = segment
@@ -237,9 +237,12 @@ extension ContentStore {
     private func write(_ pass: [PendingWrite], to segment: ContentSegment?, number: UInt64, batch: UInt64) throws -> Int {
         var syncs = 0
         var directoryDirty = false
+        // A failed pass must not leak the large bodies' handles (closing twice is harmless).
+        defer {
+            for case .large(let large) in pass { try? large.handle.close() }
+        }
         if let segment, segment.needsPreparation {
             syncs += try prepare(segment, number: number)
-            directoryDirty = false
         }
         var buffer: [UInt8] = []
         var start = -1
@@ -282,7 +285,8 @@ extension ContentStore {
     }
 
     /// Writes (and syncs) a segment's file header before its first blobs: a new file is
-    /// created and preallocated, a reused slot gets its new segment number.
+    /// created and preallocated, a reused slot gets its new segment number. Both header
+    /// copies, one after the other, each synced: a crash tears at most one.
     private func prepare(_ segment: ContentSegment, number: UInt64) throws -> Int {
         var syncs = 0
         if segment.needsCreation {
@@ -295,10 +299,12 @@ extension ContentStore {
         }
         let header = FileHeader(
             kind: .contentSegment, queueID: configuration.queueID, segmentNumber: number, createdMicros: wallClockMicros()
-        )
-        try handle.write(header.encode(), at: 0)
+        ).encode()
+        try handle.write(header, at: 0)
         try handle.sync()
-        syncs += 1
+        try handle.write(header, at: BlobFormat.segmentHeaderCopyOffset)
+        try handle.sync()
+        syncs += 2
         if segment.needsCreation {
             try fileSystem.syncDirectory(configuration.directory)
             syncs += 1

@@ -150,7 +150,7 @@ extension ContentStore {
                     detail: "live bytes \(segment.liveBytes), index says \(live[segment.slot, default: 0])"
                 ))
             }
-            var end = FormatConstants.fileHeaderSize
+            var end = BlobFormat.segmentDataStart
             for member in segment.members {
                 if member.offset < end || member.offset % FormatConstants.recordAlignment != 0 {
                     problems.append(ContentProblem(id: member.id, path: segment.path, offset: member.offset, detail: "blob overlaps the one before"))

@@ -99,23 +99,35 @@ struct ContentRecovery {
         for slot in names.compactMap({ ContentSegment.slot(fromName: $0, suffix: ".cdb") }).sorted() {
             let segmentPath = path(ContentSegment.fileName(slot: slot))
             let handle = try fileSystem.openFile(segmentPath, mode: readOnly ? .readOnly : .existing)
-            let segment = ContentSegment(slot: slot, path: segmentPath, number: 0, state: .free, allocated: FormatConstants.fileHeaderSize)
+            let segment = ContentSegment(slot: slot, path: segmentPath, number: 0, state: .free, allocated: BlobFormat.segmentDataStart)
             segment.handle = handle
             segments[slot] = segment
             let size = try handle.size()
-            let headerBytes = size >= FormatConstants.fileHeaderSize ? try handle.read(at: 0, count: FormatConstants.fileHeaderSize) : []
-            if headerBytes.count < FormatConstants.fileHeaderSize || headerBytes.allSatisfy({ $0 == 0 }) {
+            let head = try handle.read(at: 0, count: min(size, BlobFormat.segmentDataStart))
+            let copies = [0, BlobFormat.segmentHeaderCopyOffset].map { offset -> (bytes: [UInt8], header: FileHeader?) in
+                guard head.count >= offset + FormatConstants.fileHeaderSize else { return ([], nil) }
+                let bytes = Array(head[offset..<(offset + FormatConstants.fileHeaderSize)])
+                guard let header = try? FileHeader.decode(bytes, path: segmentPath),
+                      header.kind == .contentSegment, header.queueID == configuration.queueID else { return (bytes, nil) }
+                return (bytes, header)
+            }
+            // The copy at 512 is written only after the one at 0 is synced: without it the
+            // segment never finished preparation and never held a blob.
+            if copies[0].header == nil && copies[1].header == nil && copies[1].bytes.allSatisfy({ $0 == 0 }) {
                 report.freeSlots += 1
                 continue
             }
-            guard let header = try? FileHeader.decode(headerBytes, path: segmentPath),
-                  header.kind == .contentSegment, header.queueID == configuration.queueID
-            else {
+            guard let header = copies[0].header ?? copies[1].header else {
                 segment.state = .damaged
                 report.damagedSegments += 1
-                corruption(segmentPath, number: nil, bytes: headerBytes, offset: 0, length: headerBytes.count,
-                           reason: "content segment file header does not verify (or names another queue); segment left alone")
+                corruption(segmentPath, number: nil, bytes: head, offset: 0, length: head.count,
+                           reason: "neither content segment file header copy verifies (or they name another queue); segment left alone")
                 continue
+            }
+            if !readOnly, let first = copies[0].header, first != copies[1].header {
+                // Preparation stopped between the two copies: finish it.
+                try handle.write(copies[0].bytes, at: BlobFormat.segmentHeaderCopyOffset)
+                try handle.sync()
             }
             segment.number = header.segmentNumber
             maxNumber = max(maxNumber, header.segmentNumber)
@@ -151,7 +163,7 @@ struct ContentRecovery {
 
         // Classify scanned segments: sealed ones, then the newest unsealed (the one being
         // written at the crash), then any other unsealed one (sealed now).
-        var current: ContentSegment?
+        var current: ContentSegment?  // stays nil unless read-only: see adoptNewest
         let unsealed = scanned.filter { $0.scan.sealOffset == nil }
         let newest = unsealed.max { $0.segment.number < $1.segment.number }
         for item in scanned {
@@ -159,7 +171,7 @@ struct ContentRecovery {
                 adoptSealed(item)
             } else if item.segment === newest?.segment {
                 try adoptNewest(item)
-                current = item.segment
+                if item.segment.state == .active { current = item.segment }
             } else {
                 try adoptUnsealed(item)
             }
@@ -236,7 +248,9 @@ struct ContentRecovery {
             )
             report.largeBodies += 1
         }
-        if directoryDirty { try fileSystem.syncDirectory(directory) }
+        // Always, when writing: files created before a failed sync may have entries that
+        // never reached the disk, and this run will build on them.
+        if directoryDirty || !readOnly { try fileSystem.syncDirectory(directory) }
 
         var journal: JournalFile?
         if let contents = journalContents, !readOnly {
@@ -284,7 +298,7 @@ struct ContentRecovery {
         let scan = item.scan
         let newestBatch = scan.blobs.map(\.header.commitBatch).max() ?? 0
         let syncedEnd = scan.blobs.filter { $0.header.commitBatch < newestBatch }
-            .map { $0.offset + $0.header.extent }.max() ?? FormatConstants.fileHeaderSize
+            .map { $0.offset + $0.header.extent }.max() ?? BlobFormat.segmentDataStart
         var tornStart: Int?
         for damage in scan.damage {
             if damage.start < syncedEnd {
@@ -312,6 +326,22 @@ struct ContentRecovery {
         }
         segment.members = members(of: kept, in: segment, bytes: item.bytes)
         segment.state = .active
+        guard !readOnly, let handle = segment.handle else { return }
+        // New writes go to a freshly prepared segment: what this one holds past its last
+        // successful sync may still be only in the page cache (a failed sync before this
+        // open), and a new batch must not be judged together with it after a later crash.
+        if kept.isEmpty {
+            segment.members = []
+            segment.state = .free
+            return
+        }
+        let sealOffset = segment.allocated
+        try handle.write(BlobHeader.seal(commitBatch: newestBatch).encode(seed: segment.number), at: sealOffset)
+        try handle.sync()
+        segment.state = .sealed
+        segment.sealOffset = sealOffset
+        segment.sealBatch = newestBatch
+        segment.allocated = sealOffset + BlobFormat.headerSize
     }
 
     /// An unsealed segment that is not the newest: a crash between its last pass and its

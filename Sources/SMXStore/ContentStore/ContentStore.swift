@@ -81,7 +81,7 @@ public final class ContentStore: @unchecked Sendable {
                 throw StoreError(.invalidArgument, "chunk size \(chunkSize) is not in 1...\(BlobFormat.maxChunkSize)")
             }
             guard largeBodyThreshold >= 0,
-                  segmentSize >= FormatConstants.fileHeaderSize + 2 * maxSegmentBlobExtent + BlobFormat.headerSize,
+                  segmentSize >= BlobFormat.segmentDataStart + 2 * maxSegmentBlobExtent + BlobFormat.headerSize,
                   segmentSize <= Int(Int32.max)
             else {
                 throw StoreError(
