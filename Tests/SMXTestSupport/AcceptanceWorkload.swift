@@ -110,7 +110,7 @@ public struct AcceptanceWorkload: Sendable {
                     $0.releasing.insert(done.content.id)
                 }
                 try store.release(done.content.id)
-                recorder.state.withLock { $0.released.insert(done.content.id) }
+                recorder.state.withLock { _ = $0.released.insert(done.content.id) }
             }
             index += writers
         }

@@ -163,3 +163,19 @@ enum CrashSimulator {
         return bytes
     }
 }
+
+extension SimulatedImage {
+    /// The pending (not yet durable) operations on the file at `path` in this image, one
+    /// line each: for debugging a crash test that failed.
+    public func pendingOperations(_ path: String) -> [String] {
+        guard case .file(let id)? = disk.lookup(SimulatedDisk.components(of: path)),
+              let inode = disk.inodes[id] else { return ["no such file"] }
+        return inode.pending.map { operation in
+            switch operation {
+            case .write(let offset, let bytes): "write \(offset)..<\(offset + bytes.count)"
+            case .truncate(let size): "truncate \(size)"
+            case .allocate(let offset, let length): "allocate \(offset)+\(length)"
+            }
+        }
+    }
+}

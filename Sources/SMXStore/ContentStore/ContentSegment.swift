@@ -22,6 +22,8 @@ struct SegmentMember: Sendable {
     var rawLength: UInt64
     var bodyChecksum: UInt64
     var commitBatch: UInt64
+    /// Recovery found a chunk of it that does not verify.
+    var damaged = false
 }
 
 /// One content segment file (a *slot*, reused when its bodies are all dead) and what the

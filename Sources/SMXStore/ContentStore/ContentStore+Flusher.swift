@@ -90,7 +90,7 @@ extension ContentStore {
                     pendingBytes += bytes.count
                     if copiedFrom == nil { inFlight.insert(header.contentID) }
                     let sequence = enqueuedSequence
-                    condition.signal()
+                    if pending.count - pendingHead >= wakeThreshold { condition.signal() }
                     condition.unlock()
                     continuation.resume(returning: sequence)
                 } catch {
@@ -111,7 +111,7 @@ extension ContentStore {
             write.sequence = enqueuedSequence
             pending.append(.large(write))
             inFlight.insert(write.id)
-            condition.signal()
+            if pending.count - pendingHead >= wakeThreshold { condition.signal() }
             return enqueuedSequence
         }
     }
@@ -179,6 +179,7 @@ extension ContentStore {
         while true {
             condition.lock()
             while pendingHead == pending.count && !closing && !housekeepingRequested {
+                wakeThreshold = 1
                 condition.wait()
             }
             if pendingHead == pending.count {
@@ -189,6 +190,7 @@ extension ContentStore {
                 if stop { return }
                 continue
             }
+            if configuration.adaptiveBatching { waitForReturningWriters() }
             var pass: [PendingWrite] = []
             var slot: Int?
             var bytes = 0
@@ -210,6 +212,9 @@ extension ContentStore {
                 pendingHead = 0
             }
             pendingBytes -= bytes
+            lastPassWrites = pass.count
+            // Busy until the pass is durable: enqueuers need not wake this thread.
+            wakeThreshold = Int.max
             let segment = slot.flatMap { segments[$0] }
             var batch: UInt64 = 0
             if segment != nil {
@@ -223,13 +228,35 @@ extension ContentStore {
             for waker in wakers { waker.resume(returning: nil) }
 
             do {
+                let started = monotonicMicros()
                 let syncs = try write(pass, to: segment, number: number, batch: batch)
+                let took = Int(monotonicMicros() - started)
+                passMicrosAverage = passMicrosAverage == 0 ? took : (passMicrosAverage * 7 + took) / 8
                 let waiters = condition.withLock { complete(pass, segment: segment, number: number, syncs: syncs) }
                 for waiter in waiters { waiter.resume() }
                 housekeeping(idle: false)
             } catch {
                 fail(error as? StoreError ?? StoreError(.io, "\(error)", path: configuration.directory))
             }
+        }
+    }
+
+    /// Adaptive batching (lock held), as in the incoming log: the writers acknowledged by
+    /// the previous pass come back one by one from the cooperative pool with their next
+    /// body. Starting as soon as the first is back splits them into two alternating
+    /// half-size passes, each waiting an extra sync; so wait until as many writes are
+    /// pending as the previous pass carried, or half the average pass time, whichever
+    /// comes first. Never waits with a single writer.
+    private func waitForReturningWriters() {
+        guard lastPassWrites > 1, pending.count - pendingHead < lastPassWrites, passMicrosAverage > 0 else { return }
+        let budget = min(passMicrosAverage / 2, configuration.maxAdaptiveWaitMicroseconds)
+        let deadline = monotonicMicros() + UInt64(budget)
+        wakeThreshold = lastPassWrites
+        defer { wakeThreshold = Int.max }
+        while pending.count - pendingHead < lastPassWrites, !closing, pendingBytes < configuration.maxBatchBytes {
+            let now = monotonicMicros()
+            if now >= deadline { break }
+            condition.wait(microseconds: Int(deadline - now))
         }
     }
 

@@ -161,24 +161,26 @@ struct ContentRecovery {
             scanned.append(Scanned(segment: segment, scan: scan, bytes: bytes))
         }
 
-        // Classify scanned segments: sealed ones, then the newest unsealed (the one being
-        // written at the crash), then any other unsealed one (sealed now).
+        // Classify scanned segments. The flusher only ever writes to the segment with the
+        // highest number (the active one, or the one it is sealing), so that is the only
+        // one a crash can tear; every other one was synced whole, seal included.
         var current: ContentSegment?  // stays nil unless read-only: see adoptNewest
-        let unsealed = scanned.filter { $0.scan.sealOffset == nil }
-        let newest = unsealed.max { $0.segment.number < $1.segment.number }
+        let newestNumber = segments.values.map(\.number).filter { $0 > 0 }.max()
         for item in scanned {
-            if item.scan.sealOffset != nil {
-                adoptSealed(item)
-            } else if item.segment === newest?.segment {
+            if item.segment.number == newestNumber {
                 try adoptNewest(item)
                 if item.segment.state == .active { current = item.segment }
+            } else if item.scan.sealOffset != nil {
+                adoptSealed(item)
             } else {
                 try adoptUnsealed(item)
             }
         }
 
-        // The index, oldest segment first so that a compacted copy supersedes its original.
+        // The index, oldest segment first so that a compacted copy supersedes its original,
+        // unless the copy is damaged and the original is not.
         var index: [ContentID: BlobLocation] = [:]
+        var damagedInIndex = Set<ContentID>()
         var releasedOnDisk = Set<ContentID>()
         var maxID: UInt64 = dead.map(\.rawValue).max() ?? 0
         var maxBatch: UInt64 = 0
@@ -193,9 +195,11 @@ struct ContentRecovery {
                     continue
                 }
                 if let older = index[member.id] {
-                    segments[older.slot]?.liveBytes -= older.extent
                     report.supersededCopies += 1
+                    if member.damaged && !damagedInIndex.contains(member.id) { continue }
+                    segments[older.slot]?.liveBytes -= older.extent
                 }
+                if member.damaged { damagedInIndex.insert(member.id) } else { damagedInIndex.remove(member.id) }
                 index[member.id] = BlobLocation(
                     slot: segment.slot, offset: member.offset, extent: member.extent,
                     rawLength: member.rawLength, bodyChecksum: member.bodyChecksum, seed: segment.number
@@ -203,6 +207,8 @@ struct ContentRecovery {
                 segment.liveBytes += member.extent
             }
         }
+
+        report.damagedBodies = damagedInIndex.filter { index[$0] != nil }.sorted()
 
         // Large body files.
         for name in names.sorted() {
@@ -296,7 +302,8 @@ struct ContentRecovery {
     private mutating func adoptNewest(_ item: Scanned) throws {
         let segment = item.segment
         let scan = item.scan
-        let newestBatch = scan.blobs.map(\.header.commitBatch).max() ?? 0
+        // The seal, when there is one, may belong to the unfinished batch too.
+        let newestBatch = max(scan.blobs.map(\.header.commitBatch).max() ?? 0, scan.sealBatch ?? 0)
         let syncedEnd = scan.blobs.filter { $0.header.commitBatch < newestBatch }
             .map { $0.offset + $0.header.extent }.max() ?? BlobFormat.segmentDataStart
         var tornStart: Int?
@@ -312,7 +319,9 @@ struct ContentRecovery {
             tornStart = min(tornStart ?? blob.offset, blob.offset)
         }
         var kept = scan.blobs
+        var sealed = scan.sealOffset != nil
         if let tornStart {
+            sealed = false
             kept = scan.blobs.filter { $0.offset < tornStart }
             let end = item.bytes.withUnsafeBytes { ContentSegmentScan.lastNonZeroEnd($0, from: tornStart) }
             report.tornTails.append(.init(
@@ -325,16 +334,20 @@ struct ContentRecovery {
             segment.allocated = scan.dataEnd
         }
         segment.members = members(of: kept, in: segment, bytes: item.bytes)
+        if sealed, let sealOffset = scan.sealOffset {
+            segment.state = .sealed
+            segment.sealOffset = sealOffset
+            segment.sealBatch = scan.sealBatch ?? 0
+            segment.allocated = sealOffset + BlobFormat.headerSize
+            if !readOnly, let handle = segment.handle { try handle.sync() }
+            return
+        }
         segment.state = .active
         guard !readOnly, let handle = segment.handle else { return }
         // New writes go to a freshly prepared segment: what this one holds past its last
         // successful sync may still be only in the page cache (a failed sync before this
         // open), and a new batch must not be judged together with it after a later crash.
-        if kept.isEmpty {
-            segment.members = []
-            segment.state = .free
-            return
-        }
+        // Sealed even when empty, so its torn bytes are never read as damage later.
         let sealOffset = segment.allocated
         try handle.write(BlobHeader.seal(commitBatch: newestBatch).encode(seed: segment.number), at: sealOffset)
         try handle.sync()
@@ -364,13 +377,13 @@ struct ContentRecovery {
     private mutating func members(of blobs: [ContentSegmentScan.Blob], in segment: ContentSegment, bytes: [UInt8]) -> [SegmentMember] {
         blobs.map { blob in
             if let problem = blob.problem {
-                report.damagedBodies.append(blob.header.contentID)
                 corruption(segment.path, number: segment.number, bytes: bytes, offset: blob.offset, length: blob.header.extent,
                            reason: "content \(blob.header.contentID): \(problem)")
             }
             return SegmentMember(
                 id: blob.header.contentID, offset: blob.offset, extent: blob.header.extent,
-                rawLength: blob.header.rawLength, bodyChecksum: blob.header.bodyChecksum, commitBatch: blob.header.commitBatch
+                rawLength: blob.header.rawLength, bodyChecksum: blob.header.bodyChecksum, commitBatch: blob.header.commitBatch,
+                damaged: blob.problem != nil
             )
         }
     }

@@ -56,6 +56,10 @@ public final class ContentStore: @unchecked Sendable {
         public var maxPendingBytes = 32 << 20
         /// Most bytes one flusher pass writes to a segment.
         public var maxBatchBytes = 8 << 20
+        /// Before a pass, wait (at most half a pass time, at most
+        /// `maxAdaptiveWaitMicroseconds`) for the writers the previous pass acknowledged.
+        public var adaptiveBatching = true
+        public var maxAdaptiveWaitMicroseconds = 2000
         /// Most segment files; past that, new bodies fail with `noSpace`.
         public var maxSegments = 4096
         /// Release journal size that triggers a rewrite.
@@ -151,6 +155,12 @@ public final class ContentStore: @unchecked Sendable {
     var journalPending: [ContentID] = []
     var largeFilesToRemove: [ContentID] = []
     var housekeepingRequested = false
+    /// Pending writes at which an enqueuer wakes the flusher: 1 while it sleeps, the last
+    /// pass's size while it waits adaptively, never while it writes.
+    var wakeThreshold = 1
+    /// Flusher thread: size of the last pass and the moving average of a pass's time.
+    var lastPassWrites = 0
+    var passMicrosAverage = 0
     var compactionRunning = false
     var failure: StoreError?
     var closing = false

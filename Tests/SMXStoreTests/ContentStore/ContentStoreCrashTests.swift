@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Logging
 import SMXStore
@@ -153,6 +156,19 @@ import SMXTestSupport
         for id in store.liveIDs() where final.finished[id] == nil {
             problems.append("live body \(id) was never written")
         }
+        if !problems.isEmpty, CrashDebug.enabled {
+            let fresh = SimulatedFileSystem.restore(point.image, crash: mode, seed: seed)
+            for slot in 0..<6 {
+                let path = "/q/cdb/segment-000\(slot).cdb"
+                problems.append("pending \(path): \(point.image.pendingOperations(path))")
+                if let bytes = fresh.currentContents(path), bytes.count > 1024,
+                   let header = try? FileHeader.decode(Array(bytes[0..<64])) ?? FileHeader.decode(Array(bytes[512..<576])) {
+                    let scan = bytes.withUnsafeBytes { ContentSegmentScan.scan($0, seed: header.segmentNumber, verifyChunks: true) }
+                    problems.append("slot \(slot): segment \(header.segmentNumber), seal \(String(describing: scan.sealOffset)), blobs \(scan.blobs.map { "\($0.offset)/b\($0.header.commitBatch)\($0.problem == nil ? "" : "!")" }), damage \(scan.damage.map { "\($0.start)+\($0.length)" })")
+                }
+            }
+            problems.append("recovery: \(store.recovery)")
+        }
         let verification = store.verify()
         if !verification.isClean {
             problems.append("verify: \(verification.problems.prefix(5))")
@@ -181,4 +197,10 @@ import SMXTestSupport
         }
         return problems
     }
+}
+
+/// `SMX_CRASH_DEBUG=1` adds, to every failing point, the pending writes of each segment
+/// in the image and a scan of each segment as recovered.
+enum CrashDebug {
+    static let enabled = getenv("SMX_CRASH_DEBUG") != nil
 }
