@@ -23,9 +23,11 @@ test: setup
 # Release-built benchmarks on the real disk; one JSON object per suite on stdout.
 bench: setup
 	$(SWIFT) run -c release --package-path Benchmarks smx-bench ibdb --json
+	$(SWIFT) run -c release --package-path Benchmarks smx-bench cdb --json
 
 bench-quick: setup
 	$(SWIFT) run -c release --package-path Benchmarks smx-bench ibdb --json --quick
+	$(SWIFT) run -c release --package-path Benchmarks smx-bench cdb --json --quick
 
 # libFuzzer on every decoder, FUZZ_SECONDS (default 60) each; crashes are kept in
 # FuzzTests/Regressions/ and replayed by `make test`.
