@@ -54,7 +54,12 @@ public final class ContentReader: @unchecked Sendable {
         self.blobEnd = location.offset + location.extent
         self.position = location.offset + BlobFormat.headerSize
         do {
-            let headerBytes = try handle.read(at: location.offset, count: BlobFormat.headerSize)
+            let headerBytes: [UInt8]
+            do {
+                headerBytes = try handle.read(at: location.offset, count: BlobFormat.headerSize)
+            } catch {
+                throw StoreError(.io, "reading content \(id) at offset \(location.offset)", path: path, cause: error as? StoreError)
+            }
             let decoded = headerBytes.withUnsafeBytes { BlobHeader.decode($0, at: 0, seed: location.seed) }
             switch decoded {
             case .failure(let problem):
