@@ -6,7 +6,10 @@
 // `SMXTestSupport.FuzzHarness` so `FuzzRegressionTests` replays crashes through the same code.
 import PackageDescription
 
-let fuzzTargets = ["FuzzRecordDecoder", "FuzzSegmentReader", "FuzzFileHeader"]
+let fuzzTargets = [
+    "FuzzRecordDecoder", "FuzzSegmentReader", "FuzzFileHeader",
+    "FuzzBlobDecoder", "FuzzContentSegment", "FuzzSegmentHint", "FuzzReleaseJournal",
+]
 
 let package = Package(
     name: "smx-fuzz",

@@ -1,8 +1,9 @@
 import SMXStore
 
 /// Seed inputs for the fuzz targets, made with the real encoders (`LogRecord.encodePayload`,
-/// `RecordFrame.append`, `FileHeader.encode`) and fixed values, so they are the same bytes
-/// on every run. `FuzzTests/Corpus/<Target>/` holds them as files; regenerate those with
+/// `RecordFrame.append`, `FileHeader.encode`; the content store's, in
+/// `FuzzSeeds+ContentStore.swift`, with `BlobEncoder`, `SegmentHint.encode` and
+/// `ReleaseJournal.appendRecord`) and fixed values, so they are the same bytes on every run. `FuzzTests/Corpus/<Target>/` holds them as files; regenerate those with
 /// `SMX_WRITE_FUZZ_CORPUS=1 swift test --filter FuzzRegression`.
 public enum FuzzSeeds {
     public struct Seed: Sendable {
@@ -16,6 +17,10 @@ public enum FuzzSeeds {
             ("FuzzRecordDecoder", recordDecoder()),
             ("FuzzSegmentReader", segmentReader()),
             ("FuzzFileHeader", fileHeader()),
+            ("FuzzBlobDecoder", blobDecoder()),
+            ("FuzzContentSegment", contentSegment()),
+            ("FuzzSegmentHint", segmentHint()),
+            ("FuzzReleaseJournal", releaseJournal()),
         ]
     }
 
@@ -25,6 +30,10 @@ public enum FuzzSeeds {
         case "FuzzRecordDecoder": FuzzHarness.recordDecoder
         case "FuzzSegmentReader": FuzzHarness.segmentReader
         case "FuzzFileHeader": FuzzHarness.fileHeader
+        case "FuzzBlobDecoder": FuzzHarness.blobDecoder
+        case "FuzzContentSegment": FuzzHarness.contentSegment
+        case "FuzzSegmentHint": FuzzHarness.segmentHint
+        case "FuzzReleaseJournal": FuzzHarness.releaseJournal
         default: nil
         }
     }

@@ -54,10 +54,6 @@ public struct BlobEncoder: ~Copyable {
 
     public mutating func append(_ data: UnsafeRawBufferPointer) {
         guard data.count > 0 else { return }
-        if !sawFirstBytes {
-            sawFirstBytes = true
-            if compressing && ChunkCompression.looksCompressed(data) { compressing = false }
-        }
         checksum.update(data)
         rawLength += UInt64(data.count)
         var rest = data
@@ -116,6 +112,12 @@ public struct BlobEncoder: ~Copyable {
         let index = chunkCount
         let rawCount = chunk.count
         var encoded: Int?
+        // The first chunk, not the first append, holds the body's first bytes (a piece may
+        // be shorter than a signature); a chunk shorter than a signature is never compressed.
+        if !sawFirstBytes {
+            sawFirstBytes = true
+            if compressing && chunk.withUnsafeBytes({ ChunkCompression.looksCompressed($0) }) { compressing = false }
+        }
         if compressing, let compression {
             encoded = chunk.withUnsafeBytes { compression.compress($0, into: &scratch) }
             misses = encoded != nil ? 0 : misses + 1

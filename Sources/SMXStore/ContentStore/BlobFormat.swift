@@ -322,6 +322,11 @@ public struct ChunkFrame: Equatable, Sendable {
         if encoding == .raw && stored != raw {
             return .failure(.badChunk(index: index, "raw chunk of \(stored) bytes for \(raw)"))
         }
+        // The checksum does not cover the padding; it must still be as written.
+        let paddingEnd = min(p.count, offset + BlobFormat.chunkFrameSize(storedCount: stored))
+        guard p[(offset + BlobFormat.chunkHeaderSize + stored)..<paddingEnd].allSatisfy({ $0 == 0 }) else {
+            return .failure(.badChunk(index: index, "padding not zero"))
+        }
         return .success(ChunkFrame(
             storedLength: stored, rawLength: raw, encoding: encoding, index: index,
             payloadOffset: offset + BlobFormat.chunkHeaderSize

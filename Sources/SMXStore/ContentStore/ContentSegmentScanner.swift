@@ -27,13 +27,14 @@ public struct ContentSegmentScan: Equatable, Sendable {
     public var sealOffset: Int?
     /// The seal's commit batch.
     public var sealBatch: UInt64?
-    /// End of the last blob or seal that verified (the data start when none did).
+    /// End of the last blob or seal that verified (the data start, or the buffer's end when
+    /// it is shorter, when none did).
     public var dataEnd: Int
 
     /// Scans `p` (a whole segment file) from ``BlobFormat/segmentDataStart``. `verifyChunks`
     /// also checks every chunk's checksum and framing (not decompression).
     public static func scan(_ p: UnsafeRawBufferPointer, seed: UInt64, verifyChunks: Bool) -> ContentSegmentScan {
-        var scan = ContentSegmentScan(dataEnd: BlobFormat.segmentDataStart)
+        var scan = ContentSegmentScan(dataEnd: min(BlobFormat.segmentDataStart, p.count))
         var offset = BlobFormat.segmentDataStart
         while offset <= p.count - BlobFormat.headerSize {
             switch BlobHeader.decode(p, at: offset, seed: seed) {

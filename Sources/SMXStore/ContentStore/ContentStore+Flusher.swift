@@ -187,7 +187,10 @@ extension ContentStore {
                 housekeepingRequested = false
                 condition.unlock()
                 housekeeping(idle: true)
-                if stop { return }
+                if stop {
+                    sealActiveSegmentOnClose()
+                    return
+                }
                 continue
             }
             if configuration.adaptiveBatching { waitForReturningWriters() }
@@ -238,6 +241,32 @@ extension ContentStore {
             } catch {
                 fail(error as? StoreError ?? StoreError(.io, "\(error)", path: configuration.directory))
             }
+        }
+    }
+
+    /// A clean close seals the active segment in a batch of its own, so that damage found
+    /// in it at the next open is known to be corruption, not a torn tail. The next open
+    /// starts a new segment either way.
+    private func sealActiveSegmentOnClose() {
+        let work = condition.withLock { () -> (ContentSegment, UInt64)? in
+            guard failure == nil, let segment = current, segment.state == .active, !segment.needsPreparation,
+                  segment.handle != nil else { return nil }
+            commitBatch += 1
+            return (segment, commitBatch)
+        }
+        guard let (segment, batch) = work, let handle = segment.handle else { return }
+        do {
+            try handle.write(BlobHeader.seal(commitBatch: batch).encode(seed: segment.number), at: segment.allocated)
+            try handle.sync()
+            condition.withLock {
+                segment.state = .sealed
+                segment.sealOffset = segment.allocated
+                segment.sealBatch = batch
+                segment.allocated += BlobFormat.headerSize
+                current = nil
+            }
+        } catch {
+            logger.warning("could not seal the active content segment at close", metadata: ["error": "\(error)"])
         }
     }
 

@@ -124,9 +124,13 @@ struct ContentRecovery {
                            reason: "neither content segment file header copy verifies (or they name another queue); segment left alone")
                 continue
             }
-            if !readOnly, let first = copies[0].header, first != copies[1].header {
-                // Preparation stopped between the two copies: finish it.
-                try handle.write(copies[0].bytes, at: BlobFormat.segmentHeaderCopyOffset)
+            if !readOnly, copies[0].header != copies[1].header {
+                // Preparation stopped between the two copies (finish it), or it stopped in
+                // the first copy of a reused slot, or a copy rotted: either way the copy
+                // that verifies (the one at 0 when both do) is the segment's header now.
+                let good = copies[0].header != nil ? copies[0].bytes : copies[1].bytes
+                let offset = copies[0].header != nil ? BlobFormat.segmentHeaderCopyOffset : 0
+                try handle.write(good, at: offset)
                 try handle.sync()
             }
             segment.number = header.segmentNumber

@@ -90,6 +90,7 @@ public struct SegmentHint: Equatable, Sendable {
             let align = UInt64(FormatConstants.recordAlignment)
             guard entry.contentID.rawValue != 0, entry.offset >= end, entry.offset % align == 0,
                   entry.storedLength % align == 0, entry.storedLength <= UInt64(Int32.max),
+                  entry.offset <= UInt64(Int32.max),
                   entry.offset + UInt64(BlobFormat.headerSize) + entry.storedLength <= sealOffset
             else {
                 throw StoreError(.corrupted, "segment hint entry \(i) out of place", path: path)

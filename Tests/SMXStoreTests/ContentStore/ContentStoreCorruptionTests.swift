@@ -182,37 +182,31 @@ import SMXTestSupport
 
     // MARK: - The newest segment
 
-    /// ContentStore+Recovery.swift: in the newest unsealed segment, damage at or after the
-    /// end of the last blob of an *older* commit batch belongs to the unfinished batch and is
-    /// cut as a torn tail. Recovery cannot tell a crash-free close from a crash (no clean
-    /// shutdown mark), so a damaged last blob is dropped as a torn tail, not reported as
-    /// corruption, although this body was acknowledged: each body here had a batch of its
-    /// own. The documented rule is what the test pins; the loss is in the hand-off notes.
-    @Test func damageToTheActiveSegmentsLastBlobIsCutAsATornTail() async throws {
+    /// A clean close seals the active segment (a seal in a batch of its own, synced), so
+    /// damage to its last blob found at the next open cannot be the torn tail of an
+    /// unfinished write: it is corruption, reported with its place, and the body stays
+    /// indexed (reads fail naming it) while every other body reads back.
+    @Test func damageToTheLastBlobAfterACleanCloseIsCorruption() async throws {
         let (fs, acked, infos) = try await Self.populated()
         let active = Self.segment(infos, rank: 2)
         #expect(active.count >= 2)
         let victim = active.last!
-        #expect(fs.currentContents(Self.hintPath(of: victim.path)) == nil, "the active segment has no hint")
         Self.flip(fs, victim.path, at: victim.offset + 64 + 24 + 10)
 
         let reporter = CollectingCorruptionReporter()
         let store = try Self.open(fs, reporter: reporter)
         defer { store.close() }
-        #expect(store.recovery.corruption.isEmpty)
-        #expect(reporter.reports.isEmpty)
-        #expect(store.recovery.tornTails.count == 1)
-        let tail = try #require(store.recovery.tornTails.first)
-        #expect(tail.path == victim.path && tail.segmentNumber == victim.segmentNumber)
-        #expect(tail.offset == victim.offset)
-        #expect(!store.contains(victim.id))
-        // Its header, which still verified, is zeroed so the body cannot come back.
-        #expect(fs.currentContents(victim.path)![victim.offset..<(victim.offset + 64)].allSatisfy { $0 == 0 })
+        #expect(store.recovery.tornTails.isEmpty)
+        #expect(store.recovery.damagedBodies == [victim.id])
+        #expect(store.recovery.corruption.map(\.offset) == [victim.offset])
+        #expect(reporter.reports.map(\.path) == [victim.path])
+        #expect(store.contains(victim.id))
+        #expect(throws: StoreError.self) { try store.read(victim.id) }
         try Self.expectReadable(store, acked, except: [victim.id])
-        #expect(store.verify().isClean)
-        // New bodies take the cut space.
+        #expect(store.verify().problems.map(\.id) == [victim.id])
+        // New bodies go to another segment.
         let fresh = try await ContentStoreFaultTests.ack(store, size: 15_000, seed: 500, hint: .never)
-        #expect(store.inspect().first { $0.id == fresh.content.id }?.offset == victim.offset)
+        #expect(store.inspect().first { $0.id == fresh.content.id }?.path != victim.path)
     }
 
     /// The other side of the rule: damage in the active segment before the end of an older
@@ -235,11 +229,26 @@ import SMXTestSupport
 
     // MARK: - File headers, hints, the release journal
 
+    /// One damaged copy of a segment's file header costs nothing: the other copy is read
+    /// and the damaged one rewritten from it.
+    @Test func oneDamagedFileHeaderCopyIsRepairedFromTheOther() async throws {
+        let (fs, acked, infos) = try await Self.populated()
+        let segmentPath = Self.segment(infos, rank: 0)[0].path
+        let original = Array(fs.currentContents(segmentPath)![0..<64])
+        Self.flip(fs, segmentPath, at: 24)
+        let store = try Self.open(fs)
+        defer { store.close() }
+        #expect(store.recovery.damagedSegments == 0 && store.recovery.corruption.isEmpty)
+        try Self.expectReadable(store, acked)
+        #expect(Array(fs.currentContents(segmentPath)![0..<64]) == original)
+    }
+
     @Test func aDamagedSegmentFileHeaderLeavesTheSegmentAloneAndWritesGoElsewhere() async throws {
         let (fs, acked, infos) = try await Self.populated()
         let lost = Self.segment(infos, rank: 0)
         let segmentPath = lost[0].path
         Self.flip(fs, segmentPath, at: 24)
+        Self.flip(fs, segmentPath, at: BlobFormat.segmentHeaderCopyOffset + 24)
         let before = fs.currentContents(segmentPath)
 
         let reporter = CollectingCorruptionReporter()

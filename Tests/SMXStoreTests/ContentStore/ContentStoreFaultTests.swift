@@ -57,7 +57,8 @@ import Glibc
     /// takes and acknowledges a new body. Returns the reopened store (open).
     @discardableResult
     static func expectRecovered(
-        _ fs: any FileSystem, _ acked: [Acked], configuration: ContentStore.Configuration = configuration()
+        _ fs: any FileSystem, _ acked: [Acked], configuration: ContentStore.Configuration = configuration(),
+        lostPassFrom: (path: String, offset: Int)? = nil
     ) async throws -> ContentStore {
         let reporter = CollectingCorruptionReporter()
         let store = try ContentStore.open(fileSystem: fs, configuration: configuration, reporter: reporter)
@@ -66,8 +67,13 @@ import Glibc
             #expect(store.validate(content.reference) == .valid)
         }
         #expect(store.verify().isClean, "\(store.verify().problems)")
-        #expect(reporter.reports.isEmpty, "\(reporter.reports)")
-        #expect(store.recovery.corruption.isEmpty)
+        if let lost = lostPassFrom {
+            // Only the bytes of the pass whose sync failed may show up as damage.
+            #expect(reporter.reports.allSatisfy { $0.path == lost.path && $0.offset >= lost.offset }, "\(reporter.reports)")
+        } else {
+            #expect(reporter.reports.isEmpty, "\(reporter.reports)")
+            #expect(store.recovery.corruption.isEmpty)
+        }
         let fresh = try await ack(store, size: 3000, seed: 4242)
         #expect(try store.read(fresh.content.id) == fresh.body)
         #expect(!acked.contains { $0.content.id == fresh.content.id }, "content ids are never reused")
@@ -198,10 +204,19 @@ import Glibc
         store.close()
 
         // Reopen without a crash, acknowledge one more body (one commit batch), then lose power.
+        // The reopened store sees the failed pass's body in the page cache, though it never
+        // reached the disk; it seals that segment and writes the new body elsewhere. After
+        // the crash the lost body's bytes are gone: reported as damage of that segment past
+        // the last acknowledged body (documented in docs/format/cdb.md), never a lost
+        // acknowledged body.
         let again = try ContentStoreTests.open(fs)
+        let lastAcked = again.inspect().filter { info in acked.contains { $0.content.id == info.id } }.max { $0.offset < $1.offset }!
         acked.append(try await Self.ack(again, size: 5000, seed: 11))
         again.close()
-        try await Self.expectRecovered(fs.crash(mode: .dropAllUnsynced, seed: 6), acked).close()
+        try await Self.expectRecovered(
+            fs.crash(mode: .dropAllUnsynced, seed: 6), acked,
+            lostPassFrom: (lastAcked.path, lastAcked.offset + lastAcked.extent)
+        ).close()
     }
 
     /// As above, with the failed sync being the file header's of a new segment: the segment
@@ -266,7 +281,11 @@ import Glibc
         acked.append(try await Self.ack(store, size: 5000, seed: 3))
         store.close()
 
-        try await Self.expectRecovered(fs.crash(mode: .dropAllUnsynced, seed: 9), acked).close()
+        // Every open starts a fresh segment (a free slot, or a new file that needs room):
+        // with the device still full, a reopened store would refuse bodies with noSpace.
+        let crashed = fs.crash(mode: .dropAllUnsynced, seed: 9)
+        crashed.capacityBytes = nil
+        try await Self.expectRecovered(crashed, acked).close()
     }
 
     @Test func enospcOnASegmentWriteIsANoSpaceError() async throws {
