@@ -57,7 +57,8 @@ public enum BlobDecoder {
         let end = offset + header.extent
         let checksum = StreamingChecksum()
         var body: [UInt8] = []
-        if !verifyOnly { body.reserveCapacity(Int(header.rawLength)) }
+        // A forged header may claim far more than its chunks hold: reserve a bounded amount.
+        if !verifyOnly { body.reserveCapacity(Int(min(header.rawLength, 1 << 20))) }
         var scratch = [UInt8](repeating: 0, count: Int(header.chunkSize))
         var position = offset + BlobFormat.headerSize
         for index in 0..<Int(header.chunkCount) {

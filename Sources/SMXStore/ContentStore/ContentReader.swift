@@ -117,7 +117,7 @@ public final class ContentReader: @unchecked Sendable {
     /// The rest of the body.
     public func readAll() throws -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(Int(rawLength - min(rawLength, delivered)) + chunk.count)
+        out.reserveCapacity(Int(min(rawLength - min(rawLength, delivered), 16 << 20)) + chunk.count)
         while let piece = try readChunk() { out.append(contentsOf: piece) }
         return out
     }

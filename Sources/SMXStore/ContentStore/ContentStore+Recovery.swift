@@ -264,8 +264,19 @@ struct ContentRecovery {
 
         var journal: JournalFile?
         if let contents = journalContents, !readOnly {
-            let handle = try fileSystem.openFile(path(ReleaseJournal.fileName), mode: .existing)
-            journal = JournalFile(handle: handle, generation: contents.generation, end: contents.end, sequence: contents.lastSequence)
+            if contents.stoppedAt != nil {
+                // Appending after bytes that did not read would leave them between new
+                // records and every later open would stop there again: start a fresh
+                // generation with the marks that still matter.
+                journal = try JournalFile.create(
+                    fileSystem: fileSystem, directory: directory, queueID: configuration.queueID,
+                    generation: contents.generation + 1, ids: Array(releasedOnDisk),
+                    preallocate: configuration.journalRewriteBytes
+                )
+            } else {
+                let handle = try fileSystem.openFile(path(ReleaseJournal.fileName), mode: .existing)
+                journal = JournalFile(handle: handle, generation: contents.generation, end: contents.end, sequence: contents.lastSequence)
+            }
         }
         report.liveBodies = index.count
         report.micros = monotonicMicros() - started
