@@ -84,6 +84,8 @@ struct CDBPhaseResult {
     var syncs = 0
     var batches = 0
     var blobs = 0
+    /// Time the store's flusher spent writing and syncing, over the measured window.
+    var passMicros = 0
     /// Over the whole phase (warm-up included); zero for the baseline.
     var segmentsCreated = 0
     var backPressureWaits = 0
@@ -91,6 +93,7 @@ struct CDBPhaseResult {
     var messagesPerSecond: Double { Double(messages) / seconds }
     var storedBytesPerMessage: Double { messages == 0 ? 0 : Double(storedBytes) / Double(messages) }
     var averageBatch: Double { batches == 0 ? 0 : Double(blobs) / Double(batches) }
+    var averagePassMicros: Double { batches == 0 ? 0 : Double(passMicros) / Double(batches) }
     func megabytesPerSecond(bodySize: Int) -> Double { messagesPerSecond * Double(bodySize) / 1e6 }
 }
 
@@ -229,11 +232,11 @@ final class ContentWindowStatistics: Sendable {
     }
 
     /// End minus start (syncs, batches, blobs); whole-run figures if a deadline was never seen.
-    func delta() -> (syncs: Int, batches: Int, blobs: Int) {
+    func delta() -> (syncs: Int, batches: Int, blobs: Int, passMicros: Int) {
         let (start, end) = snapshots.withLock { ($0.start, $0.end) }
         let last = end ?? store.statistics
-        guard let first = start else { return (last.syncs, last.batches, last.blobs) }
-        return (last.syncs - first.syncs, last.batches - first.batches, last.blobs - first.blobs)
+        guard let first = start else { return (last.syncs, last.batches, last.blobs, last.passMicros) }
+        return (last.syncs - first.syncs, last.batches - first.batches, last.blobs - first.blobs, last.passMicros - first.passMicros)
     }
 }
 
@@ -338,7 +341,7 @@ struct CDBSuite {
         TemporaryDirectory.removeTree(sizeDirectory)
         return CDBPhaseResult(
             messages: messages, seconds: window.seconds, latency: LatencySummary(nanoseconds: latencies),
-            storedBytes: storedBytes, syncs: delta.syncs, batches: delta.batches, blobs: delta.blobs,
+            storedBytes: storedBytes, syncs: delta.syncs, batches: delta.batches, blobs: delta.blobs, passMicros: delta.passMicros,
             segmentsCreated: total.segmentsCreated, backPressureWaits: total.backPressureWaits
         )
     }
@@ -416,6 +419,7 @@ struct CDBSuite {
             ("stored_bytes_per_msg", bySize { .number($0.store.storedBytesPerMessage, decimals: 0) }),
             ("syncs", bySize { .int($0.store.syncs) }),
             ("avg_batch", bySize { .number($0.store.averageBatch) }),
+            ("avg_pass_write_sync_us", bySize { .number($0.store.averagePassMicros, decimals: 1) }),
             ("segments_created", bySize { .int($0.store.segmentsCreated) }),
             ("back_pressure_waits", bySize { .int($0.store.backPressureWaits) }),
             ("baseline_msgs_per_s", bySize { .number($0.baseline.messagesPerSecond, decimals: 0) }),

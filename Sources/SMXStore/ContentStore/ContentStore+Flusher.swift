@@ -235,7 +235,10 @@ extension ContentStore {
                 let syncs = try write(pass, to: segment, number: number, batch: batch)
                 let took = Int(monotonicMicros() - started)
                 passMicrosAverage = passMicrosAverage == 0 ? took : (passMicrosAverage * 7 + took) / 8
-                let waiters = condition.withLock { complete(pass, segment: segment, number: number, syncs: syncs) }
+                let waiters = condition.withLock {
+                    statistics_.passMicros += took
+                    return complete(pass, segment: segment, number: number, syncs: syncs)
+                }
                 for waiter in waiters { waiter.resume() }
                 housekeeping(idle: false)
             } catch {

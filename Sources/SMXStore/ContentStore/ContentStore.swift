@@ -104,6 +104,8 @@ public final class ContentStore: @unchecked Sendable {
         public var batches = 0
         /// `fdatasync`/`fsync` calls (segments, large bodies, directory, journal).
         public var syncs = 0
+        /// Microseconds the flusher spent writing and syncing passes.
+        public var passMicros = 0
         /// Bodies made durable (copies by compaction not counted).
         public var blobs = 0
         public var rawBytes = 0
