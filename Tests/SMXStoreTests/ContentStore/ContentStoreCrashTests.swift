@@ -84,10 +84,14 @@ import SMXTestSupport
             guard recording.load(ordering: .relaxed) else { return }
             let random = !op.kind.isSync && op.kind != .create && picker.withLock { $0.below(randomPointRate) == 0 }
             guard op.kind.isSync || random else { return }
-            // Read what was acknowledged before taking the image: anything acknowledged
-            // must already be in it.
-            let state = recorder.snapshot
+            // What was acknowledged is read before the image (all of it must be in the
+            // image); what was started (closes, releases) after it (anything in the image
+            // was started before it was taken: another thread may sync in between).
+            var state = recorder.snapshot
             let image = fs.snapshot()
+            let after = recorder.snapshot
+            state.closing = after.closing
+            state.releasing = after.releasing
             points.withLock { $0.append(CrashPoint(image: image, state: state, atSync: op.kind.isSync, operation: op.index)) }
         }
         let workload = AcceptanceWorkload(messages: messages, writers: writers, seed: seed, maxBodySize: 60 * 1024, compactEvery: 12)
@@ -141,6 +145,12 @@ import SMXTestSupport
             if log.transaction(envelopeID) == nil {
                 if !state.closing.contains(envelopeID) {
                     problems.append("acknowledged envelope \(envelopeID) missing")
+                    if CrashDebug.enabled {
+                        let point = point
+                        let replay = try IncomingLog.replay(fileSystem: SimulatedFileSystem.restore(point.image, crash: mode, seed: seed), directories: logConfiguration().directories, queueID: queueID)
+                        let mine = replay.records.filter { $0.record.envelopeID == envelopeID }
+                        problems.append("  on disk for \(envelopeID): \(mine.map { "\($0.record.type) seq \($0.sequence)" }); log recovery \(log.recovery.directories); ibdb files \((try? crashed.listDirectory("/q/ibdb")) ?? [])")
+                    }
                 }
                 continue
             }
