@@ -1,0 +1,260 @@
+/// The one write transaction of a ``BTreeFile`` at a time. Changes go to copies of the
+/// pages they touch (pages of this transaction, changed in place after the first copy);
+/// nothing reaches the file until ``BTreeFile/write(_:)`` commits. Readers keep seeing the
+/// snapshot they started with.
+///
+/// Trees are named; the catalog (itself a tree, rooted in the meta page) maps each name to
+/// its root page and key count.
+public final class WriteTransaction: PageReader {
+    let file: BTreeFile
+    let store: PageStore
+    public let txid: UInt64
+    let base: MetaPage
+    /// Pages of this transaction, by number.
+    var dirty: [UInt64: Page] = [:]
+    /// Pages this transaction allocated and then freed: reusable at once.
+    private var recycled: [UInt64] = []
+    /// Committed pages this transaction no longer needs (freed at `txid`).
+    var freed: [UInt64] = []
+    /// Free pages of the file that this transaction may reuse (no reader can see them).
+    var reusable: [UInt64]
+    /// Free pages it may not reuse yet, with the transaction that freed them.
+    var held: [FreePage]
+    var pageCount: UInt64
+    /// Trees opened or changed, by name.
+    var trees: [String: TreeState] = [:]
+    var catalogRoot: UInt64
+    var finished = false
+
+    struct TreeState {
+        var root: UInt64
+        var count: UInt64
+        var changed = false
+    }
+
+    var pageSize: Int { store.pageSize }
+    var path: String { store.path }
+
+    init(file: BTreeFile, store: PageStore, base: MetaPage, free: [FreePage], oldestReader: UInt64?) {
+        self.file = file
+        self.store = store
+        self.base = base
+        self.txid = base.txid + 1
+        self.pageCount = base.pageCount
+        self.catalogRoot = base.catalogRoot
+        // A page freed by transaction F is reachable from snapshots before F. It may be
+        // reused when no reader holds such a snapshot. (F ≤ base.txid < txid always.)
+        var reusable: [UInt64] = []
+        var held: [FreePage] = []
+        for entry in free {
+            if let oldest = oldestReader, oldest < entry.freedAt {
+                held.append(entry)
+            } else {
+                reusable.append(entry.page)
+            }
+        }
+        self.reusable = reusable
+        self.held = held
+    }
+
+    // MARK: - Pages
+
+    func page(_ number: UInt64) throws -> Page {
+        if let page = dirty[number] { return page }
+        guard number >= 2, number < pageCount else {
+            throw StoreError(.corrupted, "page number \(number) out of range (\(pageCount) pages)", path: path)
+        }
+        return try store.read(number)
+    }
+
+    /// A fresh page of this transaction.
+    func allocatePage(kind: Page.Kind) -> UInt64 {
+        let number: UInt64
+        if let n = recycled.popLast() {
+            number = n
+        } else if let n = reusable.popLast() {
+            number = n
+        } else {
+            number = pageCount
+            pageCount += 1
+        }
+        dirty[number] = Page(number: number, kind: kind, size: pageSize, txid: txid)
+        return number
+    }
+
+    /// The number of a page of this transaction holding `number`'s content: `number` itself
+    /// when it already is one, else a copy (and `number` is freed).
+    func writable(_ number: UInt64) throws -> UInt64 {
+        if dirty[number] != nil { return number }
+        let original = try page(number)
+        let copy = allocatePage(kind: original.kind ?? .leaf)
+        dirty[copy]!.bytes = original.bytes
+        dirty[copy]!.number = copy
+        dirty[copy]!.txid = txid
+        freed.append(number)
+        return copy
+    }
+
+    func freePage(_ number: UInt64) {
+        if dirty.removeValue(forKey: number) != nil {
+            recycled.append(number)
+        } else {
+            freed.append(number)
+        }
+    }
+
+    // MARK: - Trees
+
+    private func tree(_ name: String) throws -> TreeState {
+        if let state = trees[name] { return state }
+        let key = Array(name.utf8)
+        guard let value = try BTree.get(key, root: catalogRoot, in: self) else {
+            return TreeState(root: 0, count: 0)
+        }
+        guard value.count == 16 else {
+            throw StoreError(.corrupted, "catalog entry of tree \(name) has \(value.count) bytes", path: path)
+        }
+        let state = value.withUnsafeBytes { TreeState(root: LittleEndian.u64($0, 0), count: LittleEndian.u64($0, 8)) }
+        trees[name] = state
+        return state
+    }
+
+    private func checkOpen() throws {
+        if finished { throw StoreError(.invalidArgument, "write transaction \(txid) is finished", path: path) }
+    }
+
+    private func checkKey(_ key: [UInt8]) throws {
+        guard key.count <= BTree.maxKeySize(pageSize: pageSize) else {
+            throw StoreError(.invalidArgument, "key of \(key.count) bytes; the largest is \(BTree.maxKeySize(pageSize: pageSize))", path: path)
+        }
+    }
+
+    /// Inserts or replaces.
+    public func put(_ key: [UInt8], _ value: [UInt8], in name: String) throws {
+        try checkOpen()
+        try checkKey(key)
+        guard value.count < Int(Page.overflowFlag) else {
+            throw StoreError(.invalidArgument, "value of \(value.count) bytes", path: path)
+        }
+        var state = try tree(name)
+        let (root, added) = try insert(key, value, root: state.root)
+        state.root = root
+        if added { state.count += 1 }
+        state.changed = true
+        trees[name] = state
+    }
+
+    public func get(_ key: [UInt8], in name: String) throws -> [UInt8]? {
+        try checkOpen()
+        return try BTree.get(key, root: try tree(name).root, in: self)
+    }
+
+    /// Removes `key`; returns whether it was there.
+    @discardableResult
+    public func delete(_ key: [UInt8], in name: String) throws -> Bool {
+        try checkOpen()
+        var state = try tree(name)
+        let (root, removed) = try remove(key, root: state.root)
+        guard removed else { return false }
+        state.root = root
+        state.count -= 1
+        state.changed = true
+        trees[name] = state
+        return true
+    }
+
+    /// A cursor over `name` as this transaction sees it; seek again after changing the tree.
+    public func cursor(_ name: String) throws -> Cursor {
+        try checkOpen()
+        return Cursor(reader: self, root: try tree(name).root)
+    }
+
+    public func count(_ name: String) throws -> Int {
+        Int(try tree(name).count)
+    }
+
+    // MARK: - Commit preparation
+
+    /// Writes changed trees into the catalog and the freelist into fresh pages; returns the
+    /// new meta and every page to write.
+    func prepareCommit() throws -> (meta: MetaPage, pages: [Page], free: [FreePage]) {
+        for (name, state) in trees.sorted(by: { $0.key < $1.key }) where state.changed {
+            var value = [UInt8](repeating: 0, count: 16)
+            value.withUnsafeMutableBytes {
+                LittleEndian.store(state.root, $0, 0)
+                LittleEndian.store(state.count, $0, 8)
+            }
+            let key = Array(name.utf8)
+            if state.root == 0 {
+                catalogRoot = try remove(key, root: catalogRoot).root
+            } else {
+                catalogRoot = try insert(key, value, root: catalogRoot).root
+            }
+        }
+        // The previous freelist's pages are freed by this transaction; the new list is
+        // written into pages taken now (a page listed as free is never one of them).
+        var number = base.freelistHead
+        var guardCount = 0
+        while number != 0 {
+            let page = try self.page(number)
+            freed.append(number)
+            number = page.link
+            guardCount += 1
+            if guardCount > 1 << 24 { throw StoreError(.corrupted, "freelist chain does not end", path: path) }
+        }
+        let perPage = FreelistPage.entriesPerPage(pageSize: pageSize)
+        let upperBound = reusable.count + held.count + freed.count + recycled.count
+        let chainLength = (upperBound + perPage - 1) / perPage
+        let chain = (0..<chainLength).map { _ in allocatePage(kind: .freelist) }
+        var free = held
+        free += reusable.map { FreePage(page: $0, freedAt: 0) }
+        free += recycled.map { FreePage(page: $0, freedAt: 0) }
+        free += freed.map { FreePage(page: $0, freedAt: txid) }
+        free.sort { $0.page < $1.page }
+        for (i, number) in chain.enumerated() {
+            let slice = free[min(free.count, i * perPage)..<min(free.count, (i + 1) * perPage)]
+            FreelistPage.fill(&dirty[number]!, entries: slice, next: i + 1 < chain.count ? chain[i + 1] : 0)
+        }
+        let meta = MetaPage(
+            pageSize: pageSize, queueID: base.queueID, txid: txid, catalogRoot: catalogRoot,
+            freelistHead: chain.first ?? 0, pageCount: pageCount, createdMicros: base.createdMicros
+        )
+        var pages = Array(dirty.values)
+        for i in pages.indices { pages[i].seal() }
+        return (meta, pages, free)
+    }
+}
+
+/// A free page and the transaction that freed it (0: free since before any live reader).
+struct FreePage: Equatable, Sendable {
+    var page: UInt64
+    var freedAt: UInt64
+}
+
+/// Freelist pages: the page header (kind 4, count = entries, link = next page), then
+/// `count` entries of u64 page number and u64 freeing transaction.
+enum FreelistPage {
+    static let entrySize = 16
+
+    static func entriesPerPage(pageSize: Int) -> Int { (pageSize - Page.headerSize) / entrySize }
+
+    static func fill(_ page: inout Page, entries: ArraySlice<FreePage>, next: UInt64) {
+        page.link = next
+        page.setU16(10, UInt16(entries.count))
+        var offset = Page.headerSize
+        for entry in entries {
+            page.setU64(offset, entry.page)
+            page.setU64(offset + 8, entry.freedAt)
+            offset += entrySize
+        }
+    }
+
+    static func entries(_ page: Page) throws -> [FreePage] {
+        guard page.kind == .freelist, page.count <= entriesPerPage(pageSize: page.size) else {
+            throw StoreError(.corrupted, "page \(page.number) is not a freelist page")
+        }
+        return (0..<page.count).map { i in
+            FreePage(page: page.u64(Page.headerSize + i * entrySize), freedAt: page.u64(Page.headerSize + i * entrySize + 8))
+        }
+    }
+}

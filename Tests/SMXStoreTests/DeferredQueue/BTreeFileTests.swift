@@ -1,0 +1,211 @@
+import Testing
+import SMXStore
+import SMXTestSupport
+
+@Suite struct BTreeFileTests {
+    static let queueID = QueueID(bytes: Array(repeating: 0xD3, count: 16))
+
+    static func configuration(pageSize: Int = 4096) -> BTreeFile.Configuration {
+        var c = BTreeFile.Configuration(queueID: queueID, path: "/q/defedb/queue.db")
+        c.pageSize = pageSize
+        c.growthPages = 16
+        return c
+    }
+
+    /// The whole content of `tree` through a cursor, in order.
+    static func scan(_ snapshot: Snapshot, _ tree: String) throws -> [([UInt8], [UInt8])] {
+        let cursor = try snapshot.cursor(tree)
+        var out: [([UInt8], [UInt8])] = []
+        var more = try cursor.first()
+        while more {
+            out.append((cursor.key!, try cursor.value()!))
+            more = try cursor.next()
+        }
+        return out
+    }
+
+    static func expectEqual(_ file: BTreeFile, _ model: [String: [[UInt8]: [UInt8]]], _ context: String) throws {
+        let snapshot = try file.snapshot()
+        defer { snapshot.close() }
+        for (tree, entries) in model {
+            let scanned = try scan(snapshot, tree)
+            let expected = entries.sorted { $0.key.lexicographicallyPrecedes($1.key) }
+            #expect(scanned.count == expected.count, "\(context): \(tree) has \(scanned.count) keys, model \(expected.count)")
+            #expect(scanned.map(\.0) == expected.map(\.key), "\(context): keys of \(tree)")
+            #expect(scanned.map(\.1) == expected.map(\.value), "\(context): values of \(tree)")
+            #expect(try snapshot.count(tree) == expected.count)
+        }
+    }
+
+    static func randomKey(_ rng: inout SplitMix64) -> [UInt8] {
+        // Mostly 12-byte keys over a small space (collisions: replaces and deletes hit),
+        // sometimes longer or empty-ish ones.
+        switch rng.below(10) {
+        case 0: return rng.bytes(rng.below(40))
+        default:
+            var key = [UInt8](repeating: 0, count: 12)
+            let n = UInt64(rng.below(3000))
+            for i in 0..<8 { key[i] = UInt8(truncatingIfNeeded: n >> (56 - 8 * UInt64(i))) }
+            return key
+        }
+    }
+
+    static func randomValue(_ rng: inout SplitMix64) -> [UInt8] {
+        switch rng.below(20) {
+        case 0: return rng.bytes(1500 + rng.below(9000))  // overflow pages
+        case 1: return []
+        default: return rng.bytes(rng.below(200))
+        }
+    }
+
+    @Test(arguments: [UInt64(1), 2, 3, 4])
+    func randomOperationsMatchAModelAndVerifyAfterEveryCommit(seed: UInt64) throws {
+        let fs = SimulatedFileSystem()
+        var file = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+        var model: [String: [[UInt8]: [UInt8]]] = ["recipients": [:], "nexttry": [:], "hold": [:]]
+        var rng = SplitMix64(seed: seed)
+        let trees = Array(model.keys).sorted()
+        var operations = 0
+        var commits = 0
+        while operations < 25_000 {
+            let batch = 1 + rng.below(rng.below(8) == 0 ? 600 : 40)
+            try file.write { txn in
+                for _ in 0..<batch {
+                    let tree = trees[rng.below(trees.count)]
+                    let key = Self.randomKey(&rng)
+                    if rng.below(3) == 0 {
+                        let removed = try txn.delete(key, in: tree)
+                        #expect(removed == (model[tree]![key] != nil))
+                        model[tree]![key] = nil
+                    } else {
+                        let value = Self.randomValue(&rng)
+                        try txn.put(key, value, in: tree)
+                        model[tree]![key] = value
+                    }
+                    if rng.below(50) == 0 {
+                        #expect(try txn.get(key, in: tree) == model[tree]![key])
+                    }
+                }
+            }
+            operations += batch
+            commits += 1
+            let verification = file.verify()
+            #expect(verification.isClean, "seed \(seed) commit \(commits): \(verification.problems.prefix(5))")
+            if !verification.isClean { return }
+            if commits % 25 == 0 {
+                try Self.expectEqual(file, model, "seed \(seed) commit \(commits)")
+            }
+            if commits % 60 == 0 {
+                // A reopen (and, every other time, a power loss after the last commit) gives
+                // the same state.
+                file.close()
+                let image = commits % 120 == 0 ? fs.crash(mode: .dropAllUnsynced, seed: seed &+ UInt64(commits)) : fs
+                file = try BTreeFile.open(fileSystem: image, configuration: Self.configuration())
+                try Self.expectEqual(file, model, "seed \(seed) after reopen at commit \(commits)")
+                if image !== fs {
+                    // Continue on the crashed image.
+                    return try continueOn(image, file: file, model: model, seed: seed)
+                }
+            }
+        }
+        try Self.expectEqual(file, model, "seed \(seed) end")
+    }
+
+    /// The rest of a random run on a crash image: deletes everything, checking as it goes.
+    private func continueOn(_ fs: SimulatedFileSystem, file: BTreeFile, model: [String: [[UInt8]: [UInt8]]], seed: UInt64) throws {
+        var model = model
+        for tree in model.keys.sorted() {
+            let keys = Array(model[tree]!.keys)
+            for chunk in stride(from: 0, to: keys.count, by: 97) {
+                try file.write { txn in
+                    for key in keys[chunk..<min(keys.count, chunk + 97)] {
+                        let removed = try txn.delete(key, in: tree)
+                        #expect(removed)
+                        model[tree]![key] = nil
+                    }
+                }
+                #expect(file.verify().isClean)
+            }
+        }
+        try Self.expectEqual(file, model, "seed \(seed) emptied")
+        // Every page is free again but the freelist's own (the catalog is empty too).
+        let snapshot = try file.snapshot()
+        #expect(try snapshot.treeNames().isEmpty)
+        snapshot.close()
+        let stats = file.pageStatistics
+        let perPage = (4096 - 32) / 16
+        #expect(stats.pages - 2 - stats.free <= stats.free / perPage + 2, "\(stats)")
+    }
+
+    @Test func aSnapshotKeepsItsViewWhileTheWriterCommits() throws {
+        let fs = SimulatedFileSystem()
+        let file = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+        try file.write { txn in
+            for i in 0..<2000 { try txn.put(Array("k\(i)".utf8), Array("v\(i)".utf8), in: "t") }
+        }
+        let snapshot = try file.snapshot()
+        let before = try Self.scan(snapshot, "t")
+        var live = Set(0..<2000)
+        for round in 0..<50 {
+            try file.write { txn in
+                for i in stride(from: round, to: 2000, by: 50) {
+                    try txn.put(Array("k\(i)".utf8), Array("changed \(round)".utf8), in: "t")
+                    live.insert(i)
+                }
+                for i in 0..<20 {
+                    try txn.delete(Array("k\(round * 20 + i)".utf8), in: "t")
+                    live.remove(round * 20 + i)
+                }
+            }
+            #expect(file.verify().isClean)
+        }
+        #expect(try Self.scan(snapshot, "t").map(\.0) == before.map(\.0))
+        #expect(try Self.scan(snapshot, "t").map(\.1) == before.map(\.1))
+        #expect(try snapshot.get(Array("k5".utf8), in: "t") == Array("v5".utf8))
+        snapshot.close()
+        let now = try file.snapshot()
+        #expect(try now.count("t") == live.count)
+        now.close()
+    }
+
+    @Test func cursorsSeekAndWalkBothWays() throws {
+        let file = try BTreeFile.open(fileSystem: SimulatedFileSystem(), configuration: Self.configuration())
+        let keys = (0..<5000).map { i -> [UInt8] in
+            var k = [UInt8](repeating: 0, count: 4)
+            for b in 0..<4 { k[b] = UInt8(truncatingIfNeeded: (i * 2) >> (24 - 8 * b)) }
+            return k
+        }
+        try file.write { txn in for k in keys.shuffled() { try txn.put(k, k, in: "t") } }
+        let snapshot = try file.snapshot()
+        defer { snapshot.close() }
+        let cursor = try snapshot.cursor("t")
+        // Seek to an odd key lands on the next even one.
+        #expect(try cursor.seek([0, 0, 0, 7]))
+        #expect(cursor.key == [0, 0, 0, 8])
+        #expect(try cursor.prev())
+        #expect(cursor.key == [0, 0, 0, 6])
+        #expect(try cursor.last())
+        #expect(cursor.key == keys.last)
+        var backwards: [[UInt8]] = [cursor.key!]
+        while try cursor.prev() { backwards.append(cursor.key!) }
+        #expect(backwards == keys.reversed())
+        #expect(try cursor.seek([0xFF]) == false)
+        let empty = try snapshot.cursor("no such tree")
+        #expect(try empty.first() == false)
+    }
+
+    @Test func orderedInsertsFillPages() throws {
+        let file = try BTreeFile.open(fileSystem: SimulatedFileSystem(), configuration: Self.configuration())
+        try file.write { txn in
+            for i in 0..<20_000 {
+                var k = [UInt8](repeating: 0, count: 20)
+                for b in 0..<8 { k[b] = UInt8(truncatingIfNeeded: UInt64(i) >> (56 - 8 * UInt64(b))) }
+                try txn.put(k, [], in: "nexttry")
+            }
+        }
+        // 20 bytes of key + 6 of cell header + 2 of slot: about 145 per 4 KiB leaf when full.
+        let pages = file.pageStatistics.pages
+        #expect(pages < 20_000 / 130 + 10, "\(pages) pages for 20,000 ordered keys")
+        #expect(file.verify().isClean)
+    }
+}
