@@ -1,4 +1,7 @@
 import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
 import SMXStore
 import SMXTestSupport
 
@@ -207,5 +210,77 @@ import SMXTestSupport
         let pages = file.pageStatistics.pages
         #expect(pages < 20_000 / 130 + 10, "\(pages) pages for 20,000 ordered keys")
         #expect(file.verify().isClean)
+    }
+}
+
+@Suite struct BTreeFileFaultTests {
+    @Test(arguments: [0, 1])
+    func eioOnACommitSyncFailsItKeepsReadersOnThePreviousStateAndRefusesWritesUntilReopened(whichSync: Int) throws {
+        let fs = SimulatedFileSystem()
+        let file = try BTreeFile.open(fileSystem: fs, configuration: BTreeFileTests.configuration())
+        try file.write { txn in for i in 0..<300 { try txn.put(Array("k\(i)".utf8), Array("v\(i)".utf8), in: "t") } }
+        // whichSync 0: the data pages' sync fails; 1: the meta page's.
+        fs.injectFault(FaultRule(kinds: [.sync], errno: EIO, after: whichSync, times: 1))
+        #expect(throws: StoreError.self) {
+            try file.write { txn in for i in 0..<300 { try txn.put(Array("k\(i)".utf8), Array("changed".utf8), in: "t") } }
+        }
+        let snapshot = try file.snapshot()
+        #expect(try snapshot.get(Array("k7".utf8), in: "t") == Array("v7".utf8))
+        snapshot.close()
+        do {
+            try file.write { txn in try txn.put([1], [1], in: "t") }
+            Issue.record("a poisoned file took a write")
+        } catch let error as StoreError {
+            #expect(error.code == .poisoned)
+        }
+        file.close()
+        let reopened = try BTreeFile.open(fileSystem: fs.crash(mode: .dropAllUnsynced, seed: 1), configuration: BTreeFileTests.configuration())
+        defer { reopened.close() }
+        #expect(reopened.verify().isClean)
+        let view = try reopened.snapshot()
+        #expect(try view.get(Array("k7".utf8), in: "t") == Array("v7".utf8))
+        view.close()
+        try reopened.write { txn in try txn.put([1], [1], in: "t") }
+    }
+
+    @Test func aDamagedPageIsAnErrorThatNamesIt() throws {
+        let fs = SimulatedFileSystem()
+        let configuration = BTreeFileTests.configuration()
+        var file = try BTreeFile.open(fileSystem: fs, configuration: configuration)
+        try file.write { txn in for i in 0..<3000 { try txn.put(Array("key \(i)".utf8), Array(repeating: UInt8(i & 0xFF), count: 50), in: "t") } }
+        file.close()
+        // Flip a byte in the middle of page 5.
+        var bytes = fs.currentContents(configuration.path)!
+        bytes[5 * 4096 + 2000] ^= 0x40
+        fs.overwriteDurably(configuration.path, at: 5 * 4096 + 2000, with: [bytes[5 * 4096 + 2000]])
+        file = try BTreeFile.open(fileSystem: fs, configuration: configuration)
+        defer { file.close() }
+        let verification = file.verify()
+        #expect(!verification.isClean)
+        #expect(verification.problems.contains { $0.contains("page 5") }, "\(verification.problems)")
+        let snapshot = try file.snapshot()
+        defer { snapshot.close() }
+        var sawError = false
+        for i in 0..<3000 {
+            do { _ = try snapshot.get(Array("key \(i)".utf8), in: "t") } catch let error as StoreError {
+                #expect(error.code == .corrupted && error.message.contains("page 5"))
+                sawError = true
+            }
+        }
+        #expect(sawError)
+    }
+
+    @Test func arbitraryBytesNeverOpenAsAFile() throws {
+        var rng = SplitMix64(seed: 9)
+        for round in 0..<200 {
+            let fs = SimulatedFileSystem()
+            try fs.createDirectory("/q/defedb", intermediate: true)
+            let handle = try fs.openFile("/q/defedb/queue.db", mode: .createNew)
+            try handle.write(rng.bytes(rng.below(20_000)), at: 0)
+            try handle.close()
+            #expect(throws: StoreError.self, "round \(round)") {
+                _ = try BTreeFile.open(fileSystem: fs, configuration: BTreeFileTests.configuration())
+            }
+        }
     }
 }
