@@ -48,6 +48,7 @@ public final class BTreeFile: @unchecked Sendable {
     private var readers: [UInt64: Int] = [:]
     private var failure: StoreError?
     private var closed = false
+    private var groupCommitter: GroupCommitter?
 
     public var pageSize: Int { store.pageSize }
 
@@ -215,8 +216,22 @@ public final class BTreeFile: @unchecked Sendable {
         return result
     }
 
-    /// Closes the file. Open snapshots keep working until they are closed.
+    /// The group committer, started on first use.
+    func committer() throws -> GroupCommitter {
+        try lock.withLock {
+            if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
+            if let groupCommitter { return groupCommitter }
+            let committer = GroupCommitter(file: self)
+            groupCommitter = committer
+            return committer
+        }
+    }
+
+    /// Closes the file after queued group commits are written. Open snapshots keep
+    /// working until they are closed.
     public func close() {
+        let committer = lock.withLock { groupCommitter }
+        committer?.stop()
         let wasOpen = lock.withLock {
             defer { closed = true }
             return !closed

@@ -284,3 +284,36 @@ import SMXTestSupport
         }
     }
 }
+
+@Suite struct BTreeFileGroupCommitTests {
+    @Test func concurrentCallersShareCommits() async throws {
+        let fs = SimulatedFileSystem()
+        fs.syncDelayMicroseconds = 300
+        let file = try BTreeFile.open(fileSystem: fs, configuration: BTreeFileTests.configuration())
+        let before = file.committedTransaction
+        let syncsBefore = fs.syncCount
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for caller in 0..<32 {
+                group.addTask {
+                    for i in 0..<20 {
+                        let key = Array("c\(caller)-\(i)".utf8)
+                        try await file.apply([.put(tree: "t", key: key, value: key), .put(tree: "index", key: key.reversed(), value: [])])
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let commits = Int(file.committedTransaction - before)
+        #expect(commits < 32 * 20 / 2, "\(commits) commits for 640 calls")
+        #expect(fs.syncCount - syncsBefore <= 2 * commits + 2)
+        #expect(file.verify().isClean)
+        let snapshot = try file.snapshot()
+        #expect(try snapshot.count("t") == 640 && snapshot.count("index") == 640)
+        snapshot.close()
+        await #expect(throws: StoreError.self) {
+            try await file.apply([.put(tree: "t", key: Array(repeating: 1, count: 5000), value: [])])
+        }
+        file.close()
+        await #expect(throws: StoreError.self) { try await file.apply([.delete(tree: "t", key: [1])]) }
+    }
+}
