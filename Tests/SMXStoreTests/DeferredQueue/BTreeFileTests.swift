@@ -317,3 +317,40 @@ import SMXTestSupport
         await #expect(throws: StoreError.self) { try await file.apply([.delete(tree: "t", key: [1])]) }
     }
 }
+
+@Suite struct BTreeFileCompactionTests {
+    @Test func aCompactedCopyHoldsTheSameTreesInFewerPages() throws {
+        let fs = SimulatedFileSystem()
+        let file = try BTreeFile.open(fileSystem: fs, configuration: BTreeFileTests.configuration())
+        defer { file.close() }
+        var rng = SplitMix64(seed: 3)
+        var keys: [[UInt8]] = []
+        try file.write { txn in
+            for _ in 0..<6000 {
+                let key = rng.bytes(16)
+                keys.append(key)
+                try txn.put(key, rng.bytes(rng.below(120)), in: "recipients")
+                try txn.put(key + [1], [], in: "nexttry")
+            }
+            try txn.put([9], rng.bytes(20_000), in: "big")
+        }
+        // Delete most keys: leaves are left sparse.
+        try file.write { txn in
+            for key in keys where rng.below(5) != 0 { try txn.delete(key, in: "recipients") }
+        }
+        let report = try file.copyCompacted(to: "/q/defedb/queue.compact", fileSystem: fs)
+        #expect(report.trees == 3)
+        #expect(report.pagesAfter < report.pagesBefore)
+        var configuration = BTreeFileTests.configuration()
+        configuration.path = "/q/defedb/queue.compact"
+        let copy = try BTreeFile.open(fileSystem: fs, configuration: configuration)
+        defer { copy.close() }
+        let a = try file.snapshot(), b = try copy.snapshot()
+        defer { a.close(); b.close() }
+        for tree in ["recipients", "nexttry", "big"] {
+            let left = try BTreeFileTests.scan(a, tree), right = try BTreeFileTests.scan(b, tree)
+            #expect(left.map(\.0) == right.map(\.0) && left.map(\.1) == right.map(\.1), "\(tree)")
+        }
+        #expect(throws: StoreError.self) { _ = try file.copyCompacted(to: "/q/defedb/queue.compact", fileSystem: fs) }
+    }
+}
