@@ -9,6 +9,7 @@ import PackageDescription
 let fuzzTargets = [
     "FuzzRecordDecoder", "FuzzSegmentReader", "FuzzFileHeader",
     "FuzzBlobDecoder", "FuzzContentSegment", "FuzzSegmentHint", "FuzzReleaseJournal",
+    "FuzzBTreePage", "FuzzBTreeFile",
 ]
 
 let package = Package(

@@ -21,6 +21,8 @@ public enum FuzzSeeds {
             ("FuzzContentSegment", contentSegment()),
             ("FuzzSegmentHint", segmentHint()),
             ("FuzzReleaseJournal", releaseJournal()),
+            ("FuzzBTreePage", btreePage()),
+            ("FuzzBTreeFile", btreeFile()),
         ]
     }
 
@@ -34,6 +36,8 @@ public enum FuzzSeeds {
         case "FuzzContentSegment": FuzzHarness.contentSegment
         case "FuzzSegmentHint": FuzzHarness.segmentHint
         case "FuzzReleaseJournal": FuzzHarness.releaseJournal
+        case "FuzzBTreePage": FuzzHarness.btreePage
+        case "FuzzBTreeFile": FuzzHarness.btreeFile
         default: nil
         }
     }

@@ -172,6 +172,7 @@ public final class Cursor {
                     }
                     guard page.kind == .branch else { throw BTree.corrupted(page, "not a tree node", reader) }
                     path.append((page, 0))
+                    if path.count > 64 { throw BTree.corrupted(page, "tree deeper than 64 levels", reader) }
                     number = page.child(0)
                 }
             }
@@ -195,6 +196,7 @@ public final class Cursor {
                     }
                     guard page.kind == .branch else { throw BTree.corrupted(page, "not a tree node", reader) }
                     path.append((page, page.count))
+                    if path.count > 64 { throw BTree.corrupted(page, "tree deeper than 64 levels", reader) }
                     number = page.child(page.count)
                 }
             }

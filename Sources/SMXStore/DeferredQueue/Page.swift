@@ -134,8 +134,9 @@ public struct Page: Sendable {
         }
     }
 
-    /// The first slot whose key is ≥ `key`, and whether it is equal.
-    func search(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
+    /// Branch or leaf: the first slot whose key is ≥ `key`, and whether it is equal (the
+    /// page must have passed ``structuralProblem()``).
+    public func search(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
         var low = 0
         var high = count
         while low < high {
