@@ -77,7 +77,7 @@ struct DefEDBSuite {
     /// The engines, run in this order on the same workload. smx's `DeferredQueue` goes
     /// first as a third ``DeferredQueueBenchTarget`` named `"smx"`: the report adds its
     /// ratios to the peers when a result of that name exists.
-    static let engines: [DeferredQueueEngine] = [SQLiteTarget.engine, LMDBTarget.engine]
+    static let engines: [DeferredQueueEngine] = [SMXDeferredQueueTarget.engine, SQLiteTarget.engine, LMDBTarget.engine]
 
     /// Measures the NextTryCache's memory per entry, for `edbc_bytes_per_entry`; none
     /// until the cache exists (the key is then left out, never filled with a guess).

@@ -91,6 +91,7 @@ extension BTreeFile {
         if meta.pageCount > 2 {
             for n in 2..<meta.pageCount where state.owner[n] == nil {
                 state.problem("page \(n) is neither reachable nor free (leaked)")
+                if state.result.problems.count >= 200 { break }
             }
         }
         return state.result

@@ -121,6 +121,13 @@ public final class BTreeFile: @unchecked Sendable {
         if candidates.count == 2, candidates[0].pageSize != candidates[1].pageSize {
             throw StoreError(.corrupted, "the meta pages disagree on the page size", path: configuration.path)
         }
+        // A commit makes room for its pages before it writes its meta page: a meta that
+        // counts pages past the end of the file is damaged (or the file was cut short).
+        let fileSize = UInt64(try handle.size())
+        candidates.removeAll { meta in
+            let (bytes, overflow) = meta.pageCount.multipliedReportingOverflow(by: UInt64(meta.pageSize))
+            return overflow || bytes > fileSize
+        }
         guard let newest = candidates.filter({ $0.queueID == configuration.queueID }).max(by: { $0.txid < $1.txid }) else {
             throw StoreError(
                 .corrupted,

@@ -71,7 +71,8 @@ public struct MetaPage: Equatable, Sendable {
                 pageCount: LittleEndian.u64(p, 64),
                 createdMicros: LittleEndian.u64(p, 72)
             )
-            guard meta.slot == slot, meta.pageCount >= 2,
+            guard meta.pageSize >= 4096, meta.pageSize <= 65536, meta.pageSize & (meta.pageSize - 1) == 0,
+                  meta.slot == slot, meta.pageCount >= 2,
                   meta.catalogRoot < meta.pageCount, meta.freelistHead < meta.pageCount else { return nil }
             return meta
         }

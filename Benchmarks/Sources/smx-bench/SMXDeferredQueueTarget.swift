@@ -1,0 +1,140 @@
+import SMXStore
+
+/// smx's B+tree file (`BTreeFile`, the deferred queue's storage) under the `defedb`
+/// workload, with the same layout as the LMDB target: a `records` tree keyed by the
+/// 12-byte big-endian (envelope id, index) and a `next_try` tree keyed by the 20-byte
+/// big-endian (next try, envelope id, index) with empty values. One write transaction per
+/// batch, committed durably (pages synced, then the meta page synced); one snapshot per
+/// refill scan or point lookup. Runs on its own thread, like the peers.
+///
+/// (The queue schema with its versioned record encodings, `DeferredQueue`, is not built yet;
+/// this measures the storage engine it will sit on.)
+actor SMXDeferredQueueTarget: DeferredQueueBenchTarget {
+    static let engine = DeferredQueueEngine(
+        name: "smx",
+        setup: "smx BTreeFile: 4 KiB pages, records + next_try trees, one durable write transaction per batch",
+        open: { directory in try await SMXDeferredQueueTarget.open(directory: directory) }
+    )
+
+    private let executor: DedicatedThreadExecutor
+    nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+    private let directory: String
+    private var file: BTreeFile?
+
+    private init(directory: String) {
+        executor = DedicatedThreadExecutor()
+        self.directory = directory
+    }
+
+    deinit { executor.stop() }
+
+    static func open(directory: String) async throws -> SMXDeferredQueueTarget {
+        let target = SMXDeferredQueueTarget(directory: directory)
+        try await target.setUp()
+        return target
+    }
+
+    private func setUp() throws {
+        var configuration = BTreeFile.Configuration(queueID: QueueID(bytes: Array(repeating: 0x42, count: 16)), path: directory + "/queue.db")
+        configuration.growthPages = 4096
+        file = try BTreeFile.open(fileSystem: fileSystem, configuration: configuration)
+    }
+
+    private var btree: BTreeFile {
+        get throws {
+            guard let file else { throw EngineError("smx file is closed") }
+            return file
+        }
+    }
+
+    static func recordKey(_ key: RecipientKey) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: KeyBytes.recipientSize)
+        bytes.withUnsafeMutableBytes { KeyBytes.store(key, at: $0.baseAddress!) }
+        return bytes
+    }
+
+    static func indexKey(_ key: NextTryKey) -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: KeyBytes.nextTrySize)
+        bytes.withUnsafeMutableBytes { KeyBytes.store(key, at: $0.baseAddress!) }
+        return bytes
+    }
+
+    func insert(batch: RecipientBatch) throws {
+        try btree.write { txn in
+            for i in 0..<batch.count {
+                let key = batch.keys[i]
+                try txn.put(Self.recordKey(key), Array(batch.valueBytes[batch.valueRange(i)]), in: "records")
+                try txn.put(Self.indexKey(NextTryKey(nextTry: batch.nextTry[i], envelope: key.envelope, index: key.index)), [], in: "next_try")
+            }
+        }
+    }
+
+    func reschedule(batch: RecipientBatch) throws {
+        try btree.write { txn in
+            for i in 0..<batch.count {
+                let key = batch.keys[i]
+                let old = NextTryKey(nextTry: batch.previousNextTry[i], envelope: key.envelope, index: key.index)
+                guard try txn.delete(Self.indexKey(old), in: "next_try") else { throw EngineError("smx: index entry missing") }
+                try txn.put(Self.indexKey(NextTryKey(nextTry: batch.nextTry[i], envelope: key.envelope, index: key.index)), [], in: "next_try")
+                try txn.put(Self.recordKey(key), Array(batch.valueBytes[batch.valueRange(i)]), in: "records")
+            }
+        }
+    }
+
+    func scanDue(after: NextTryKey?, now: UInt64, limit: Int) throws -> DueChunk {
+        let snapshot = try btree.snapshot()
+        defer { snapshot.close() }
+        let cursor = try snapshot.cursor("next_try")
+        var chunk = DueChunk()
+        chunk.entries.reserveCapacity(limit)
+        var more: Bool
+        if let after {
+            let start = Self.indexKey(after)
+            more = try cursor.seek(start)
+            if more, cursor.key == start { more = try cursor.next() }
+        } else {
+            more = try cursor.first()
+        }
+        while more && chunk.entries.count < limit {
+            guard let raw = cursor.key, raw.count == KeyBytes.nextTrySize else { throw EngineError("smx: bad index key") }
+            let entry = raw.withUnsafeBytes { KeyBytes.loadNextTryKey($0.baseAddress!) }
+            if entry.nextTry > now { break }
+            guard let value = try snapshot.get(Self.recordKey(entry.recipient), in: "records") else {
+                throw EngineError("smx: record of an index entry missing")
+            }
+            value.withUnsafeBytes { chunk.add($0.baseAddress, $0.count) }
+            chunk.entries.append(entry)
+            more = try cursor.next()
+        }
+        return chunk
+    }
+
+    func lookup(_ keys: ArraySlice<RecipientKey>) throws -> LookupTotals {
+        var totals = LookupTotals()
+        let file = try btree
+        for key in keys {
+            let snapshot = try file.snapshot()
+            if let value = try snapshot.get(Self.recordKey(key), in: "records") {
+                value.withUnsafeBytes { totals.add($0.baseAddress, $0.count) }
+            }
+            snapshot.close()
+        }
+        return totals
+    }
+
+    func delete(batch: ArraySlice<NextTryKey>) throws {
+        try btree.write { txn in
+            for entry in batch {
+                guard try txn.delete(Self.recordKey(entry.recipient), in: "records") else { throw EngineError("smx: record missing") }
+                guard try txn.delete(Self.indexKey(entry), in: "next_try") else { throw EngineError("smx: index entry missing") }
+            }
+        }
+    }
+
+    func fileBytes() -> Int { directoryFileBytes(directory) }
+
+    func close() {
+        file?.close()
+        file = nil
+    }
+}
