@@ -45,7 +45,7 @@ extension WriteTransaction {
             }
             let stored = overflow == nil ? value.count : 8
             let need = Page.leafCellSize(keyCount: key.count, storedValueCount: stored)
-            if dirty[mine]!.reclaimableSpace >= need {
+            if dirty[mine]!.canHold(need) {
                 key.withUnsafeBytes { k in
                     value.withUnsafeBytes { v in
                         dirty[mine]!.insertLeafCell(at: index, key: k, value: v, overflow: overflow)
@@ -62,7 +62,7 @@ extension WriteTransaction {
             dirty[mine]!.setChild(childIndex, result.page)
             guard let split = result.split else { return InsertResult(page: mine, split: nil, added: result.added) }
             // The new right page follows child `childIndex`: it becomes slot `childIndex`.
-            if dirty[mine]!.reclaimableSpace >= Page.branchCellSize(keyCount: split.key.count) {
+            if dirty[mine]!.canHold(Page.branchCellSize(keyCount: split.key.count)) {
                 split.key.withUnsafeBytes { dirty[mine]!.insertBranchCell(at: childIndex, key: $0, child: split.right) }
                 return InsertResult(page: mine, split: nil, added: result.added)
             }

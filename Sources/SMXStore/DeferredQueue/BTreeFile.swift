@@ -49,6 +49,9 @@ public final class BTreeFile: @unchecked Sendable {
     private var failure: StoreError?
     private var closed = false
     private var groupCommitter: GroupCommitter?
+    /// Catalog entries of the newest commit (`catalogTxid`), shared by its snapshots.
+    private var catalogCache: [String: (root: UInt64, count: UInt64)] = [:]
+    private var catalogTxid: UInt64 = .max
 
     public var pageSize: Int { store.pageSize }
 
@@ -219,6 +222,9 @@ public final class BTreeFile: @unchecked Sendable {
         lock.withLock {
             meta = newMeta
             self.free = newFree
+            catalogCache = [:]
+            for (name, state) in transaction.trees { catalogCache[name] = (state.root, state.count) }
+            catalogTxid = newMeta.txid
         }
         return result
     }
@@ -255,6 +261,20 @@ public final class BTreeFile: @unchecked Sendable {
     }
 
     var currentMeta: MetaPage { lock.withLock { meta } }
+
+    func cachedTree(_ name: String, txid: UInt64) -> (root: UInt64, count: UInt64)? {
+        lock.withLock { catalogTxid == txid ? catalogCache[name] : nil }
+    }
+
+    func cacheTree(_ name: String, _ entry: (root: UInt64, count: UInt64), txid: UInt64) {
+        lock.withLock {
+            if catalogTxid != meta.txid {
+                catalogCache = [:]
+                catalogTxid = meta.txid
+            }
+            if txid == catalogTxid { catalogCache[name] = entry }
+        }
+    }
     var currentFree: [FreePage] { lock.withLock { free } }
 }
 
@@ -294,6 +314,7 @@ public final class Snapshot: PageReader, @unchecked Sendable {
 
     func tree(_ name: String) throws -> (root: UInt64, count: UInt64) {
         if let entry = lock.withLock({ catalog[name] }) { return entry }
+        if let entry = file.cachedTree(name, txid: meta.txid) { return entry }
         var entry: (root: UInt64, count: UInt64) = (0, 0)
         if let value = try BTree.get(Array(name.utf8), root: meta.catalogRoot, in: self) {
             guard value.count == 16 else {
@@ -302,6 +323,7 @@ public final class Snapshot: PageReader, @unchecked Sendable {
             entry = value.withUnsafeBytes { (LittleEndian.u64($0, 0), LittleEndian.u64($0, 8)) }
         }
         lock.withLock { catalog[name] = entry }
+        file.cacheTree(name, entry, txid: meta.txid)
         return entry
     }
 

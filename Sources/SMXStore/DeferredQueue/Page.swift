@@ -257,6 +257,12 @@ public struct Page: Sendable {
     /// Space available after compaction.
     var reclaimableSpace: Int { size - Self.headerSize - usedBytes }
 
+    /// Whether `bytes` more (a cell and its slot) fit, compacting if need be: the
+    /// contiguous free space answers most calls without walking the cells.
+    func canHold(_ bytes: Int) -> Bool {
+        freeSpace >= bytes || reclaimableSpace >= bytes
+    }
+
     /// Reserves `cellSize` bytes of cell area and a slot at `i`, compacting first if the
     /// contiguous free space is short. The caller checked `reclaimableSpace`.
     private mutating func allocateCell(_ cellSize: Int, slot i: Int) -> Int {
