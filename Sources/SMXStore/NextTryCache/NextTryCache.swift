@@ -5,9 +5,9 @@
 /// **The window rule.** The window is always a complete prefix of the index: for its
 /// ``horizon`` `h`, every index entry below `h` is in the window (unless it was handed out
 /// by ``popDue(now:limit:refillFrom:)``), and nothing at or above `h` is. A horizon of nil
-/// stands for +∞: the window then holds the whole index. Hence the window's smallest key is
-/// the index's smallest key whenever the window is not empty, and a due key can never be
-/// skipped.
+/// stands for +∞: the window then holds the whole index. Hence, whenever the window is not
+/// empty, its smallest key is the smallest key of the index not yet handed out, and a due
+/// key can never be skipped.
 ///
 /// - ``insert(_:)`` below the horizon keeps the key. If that makes the window hold more
 ///   than ``capacity`` keys, the largest is dropped and becomes the new horizon (the disk
@@ -34,8 +34,8 @@
 /// leaf buffers are sized to their contents: about 21 bytes per entry whether keys arrive
 /// in random or increasing order (the seed estimated 40). ``memoryBytes`` reports it.
 ///
-/// **Lifetime.** Owned by one queue manager; not thread-safe. A class because it owns
-/// manually allocated leaf buffers and copying it would be a deep copy.
+/// **Lifetime.** Owned by one queue manager; not thread-safe. A class, not a struct: the
+/// tree's nodes are objects, and a copied struct would share them with its original.
 public final class NextTryCache {
     /// The most keys the window holds.
     public let capacity: Int
@@ -79,6 +79,15 @@ public final class NextTryCache {
     /// ``memoryBytes`` per key held (the benchmark's `edbc_bytes_per_entry`); 0 when empty.
     public var bytesPerEntry: Double {
         count == 0 ? 0 : Double(memoryBytes) / Double(count)
+    }
+
+    /// What `smx-bench` reports as `edbc_bytes_per_entry`: ``bytesPerEntry`` of a cache
+    /// over an empty index, with room for all of `keys`, after inserting them in the order
+    /// given.
+    public static func measuredBytesPerEntry(inserting keys: [NextTryKey]) -> Double {
+        let cache = NextTryCache(capacity: Swift.max(keys.count, 1), indexIsEmpty: true)
+        for key in keys { cache.insert(key) }
+        return cache.bytesPerEntry
     }
 
     /// Whether the window holds `key`.
