@@ -79,9 +79,26 @@ struct DefEDBSuite {
     /// ratios to the peers when a result of that name exists.
     static let engines: [DeferredQueueEngine] = [SMXDeferredQueueTarget.engine, SQLiteTarget.engine, LMDBTarget.engine]
 
-    /// Measures the NextTryCache's memory per entry, for `edbc_bytes_per_entry`; none
-    /// until the cache exists (the key is then left out, never filled with a guess).
-    static let edbcBytesPerEntry: (@Sendable (_ workload: DeferredWorkload) async throws -> Double)? = nil
+    /// Measures the NextTryCache's memory per entry, for `edbc_bytes_per_entry`: a window of
+    /// capacity 1,000,000 holding 1,000,000 keys (the size, in quick runs too), with
+    /// next-try times spread over four hours and random envelope ids, inserted in random order.
+    static let edbcBytesPerEntry: (@Sendable (_ workload: DeferredWorkload) async throws -> Double)? = { _ in
+        var state: UInt64 = 0x5EED_EDBC
+        func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+        let base: UInt64 = 1_800_000_000_000_000
+        let keys = (0..<1_000_000).map { _ in
+            SMXStore.NextTryKey(
+                nextTry: base + next() % 14_400_000_000, envelopeID: EnvelopeID(next() >> 8), recipient: UInt32(next() % 4)
+            )
+        }
+        return NextTryCache.measuredBytesPerEntry(inserting: keys)
+    }
 
     func run(in directory: String) async throws -> SuiteReport {
         var probe = SyncMeasurement.SpreadProbe(directory: directory, totalSamples: plan.fsyncSamples, slices: Self.engines.count + 2)
