@@ -122,8 +122,9 @@ public final class ContentReader: @unchecked Sendable {
         return out
     }
 
-    /// Moves to raw offset `offset` (a multiple of nothing in particular), skipping whole
-    /// chunks by their frame headers without decoding them. Only forward.
+    /// Moves to raw offset `offset` (any byte), skipping whole chunks by their frame headers
+    /// without decoding them (their checksums are not checked, and the body checksum is not
+    /// checked at the end). Only forward.
     public func skip(to offset: UInt64) throws {
         let size = UInt64(header.chunkSize)
         let target = min(offset, rawLength)

@@ -32,7 +32,8 @@ import Logging
 ///
 /// **Lifetime.** Open once per queue by the process holding the queue lock (read-only
 /// opens, for tools, may run beside it: they never write and never block the writer).
-/// ``close()`` waits for pending writes and stops the threads.
+/// ``close()`` waits for pending writes and stops the threads; a store that is not closed
+/// keeps its threads (and itself) alive.
 public final class ContentStore: @unchecked Sendable {
     public struct Configuration: Sendable {
         public var queueID: QueueID
@@ -366,10 +367,6 @@ public final class ContentStore: @unchecked Sendable {
             segment.handle = nil
         }
         try? journal?.handle.close()
-    }
-
-    deinit {
-        if !closed && flusher != nil { close() }
     }
 
     /// Lock held.

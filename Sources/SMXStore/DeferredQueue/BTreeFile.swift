@@ -240,8 +240,8 @@ public final class BTreeFile: @unchecked Sendable {
         }
     }
 
-    /// Closes the file after queued group commits are written. Open snapshots keep
-    /// working until they are closed.
+    /// Stops taking transactions, after queued group commits are written. Open snapshots
+    /// keep working until they are closed; the descriptor goes with the last of them.
     public func close() {
         let committer = lock.withLock { groupCommitter }
         committer?.stop()
