@@ -219,9 +219,9 @@ public final class WriteTransaction: PageReader {
             pageSize: pageSize, queueID: base.queueID, txid: txid, catalogRoot: catalogRoot,
             freelistHead: chain.first ?? 0, pageCount: pageCount, createdMicros: base.createdMicros
         )
-        var pages = Array(dirty.values)
-        for i in pages.indices { pages[i].seal() }
-        return (meta, pages, free)
+        // Sealed where they are: a sealed copy would duplicate every page's bytes.
+        for number in Array(dirty.keys) { dirty[number]!.seal() }
+        return (meta, Array(dirty.values), free)
     }
 }
 
