@@ -115,20 +115,4 @@ extension ContentStore {
         }
         report.segmentsCompacted += 1
     }
-
-    func waitDurable(sequence: UInt64) async throws {
-        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            condition.lock()
-            if durableSequence >= sequence {
-                condition.unlock()
-                continuation.resume()
-            } else if let failure {
-                condition.unlock()
-                continuation.resume(throwing: poisonedError(failure))
-            } else {
-                durabilityWaiters.append((sequence, continuation))
-                condition.unlock()
-            }
-        }
-    }
 }

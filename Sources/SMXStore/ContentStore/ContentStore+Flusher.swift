@@ -102,6 +102,23 @@ extension ContentStore {
         }
     }
 
+    /// Returns once everything queued up to `sequence` is durable.
+    func waitDurable(sequence: UInt64) async throws {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
+            condition.lock()
+            if durableSequence >= sequence {
+                condition.unlock()
+                continuation.resume()
+            } else if let failure {
+                condition.unlock()
+                continuation.resume(throwing: poisonedError(failure))
+            } else {
+                durabilityWaiters.append((sequence, continuation))
+                condition.unlock()
+            }
+        }
+    }
+
     /// Queues a finished large body file for its sync and rename.
     func enqueueLarge(_ write: LargeWrite) throws -> UInt64 {
         try condition.withLock {

@@ -254,19 +254,7 @@ public final class ContentStore: @unchecked Sendable {
     /// that lost one of them, or `poisoned` after an earlier failure.
     public func waitDurable(_ contents: [StoredContent]) async throws {
         guard let sequence = contents.map(\.sequence).max() else { return }
-        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<Void, any Error>) in
-            condition.lock()
-            if durableSequence >= sequence {
-                condition.unlock()
-                continuation.resume()
-            } else if let failure {
-                condition.unlock()
-                continuation.resume(throwing: poisonedError(failure))
-            } else {
-                durabilityWaiters.append((sequence, continuation))
-                condition.unlock()
-            }
-        }
+        try await waitDurable(sequence: sequence)
     }
 
     public func waitDurable(_ content: StoredContent) async throws {
