@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import SMXStore
 
 /// The `defedb` suite's workload: deferred recipients, the operations every engine runs on
 /// them (``DeferredQueueBenchTarget``), and the seeded generator of their records.
@@ -498,14 +499,7 @@ func directoryFileBytes(_ path: String) -> Int {
     var info = stat()
     guard lstat(path, &info) == 0 else { return 0 }
     if info.st_mode & S_IFMT == S_IFREG { return Int(info.st_size) }
-    guard info.st_mode & S_IFMT == S_IFDIR, let dir = opendir(path) else { return 0 }
-    var names: [String] = []
-    while let entry = readdir(dir) {
-        let name = withUnsafePointer(to: entry.pointee.d_name) {
-            $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-        }
-        if name != "." && name != ".." { names.append(name) }
-    }
-    closedir(dir)
-    return names.reduce(0) { $0 + directoryFileBytes(path + "/" + $1) }
+    guard info.st_mode & S_IFMT == S_IFDIR else { return 0 }
+    let names = (try? fileSystem.listDirectory(path)) ?? []
+    return names.reduce(0) { $0 + directoryFileBytes(Path.join(path, $1)) }
 }

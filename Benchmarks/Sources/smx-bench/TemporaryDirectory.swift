@@ -26,17 +26,7 @@ struct TemporaryDirectory {
         var info = stat()
         guard lstat(path, &info) == 0 else { return }
         if info.st_mode & S_IFMT == S_IFDIR {
-            if let dir = opendir(path) {
-                var names: [String] = []
-                while let entry = readdir(dir) {
-                    let name = withUnsafePointer(to: entry.pointee.d_name) {
-                        $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
-                    }
-                    if name != "." && name != ".." { names.append(name) }
-                }
-                closedir(dir)
-                for name in names { removeTree(Path.join(path, name)) }
-            }
+            for name in (try? fileSystem.listDirectory(path)) ?? [] { removeTree(Path.join(path, name)) }
             rmdir(path)
         } else {
             unlink(path)
