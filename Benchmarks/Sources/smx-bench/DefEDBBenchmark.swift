@@ -155,13 +155,15 @@ struct DefEDBSuite {
         var result = DefEDBEngineResult(name: name)
         func failed(_ what: String) -> EngineError { EngineError("\(name): \(what)") }
 
+        var written = processWriteBytes()
         var start = monotonicNanos()
         for batch in workload.insertBatches {
             try await target.insert(batch: batch)
             result.inserted += batch.count
         }
         result.insertNanos = monotonicNanos() - start
-        progress("\(name) insert: \(result.inserted) in \(fixed(Double(result.insertNanos) / 1e9, 2)) s, \(fixed(result.insertPerSecond, 0))/s")
+        progress("\(name) insert: \(result.inserted) in \(fixed(Double(result.insertNanos) / 1e9, 2)) s, \(fixed(result.insertPerSecond, 0))/s, \(fixed(Double(processWriteBytes() - written) / Double(result.inserted), 0)) bytes written per recipient")
+        written = processWriteBytes()
 
         start = monotonicNanos()
         for batch in workload.rescheduleBatches {
@@ -173,7 +175,8 @@ struct DefEDBSuite {
         progress(
             "\(name) reschedule: \(result.rescheduled) in \(fixed(Double(result.rescheduleNanos) / 1e9, 2)) s, "
                 + "\(fixed(result.updatePerSecond, 0))/s; files \(fixed(Double(result.fileBytes) / 1e6)) MB "
-                + "(\(fixed(Double(result.fileBytes) / Double(workload.recipients), 0)) bytes per recipient)"
+                + "(\(fixed(Double(result.fileBytes) / Double(workload.recipients), 0)) bytes per recipient), "
+                + "\(fixed(Double(processWriteBytes() - written) / Double(result.rescheduled), 0)) bytes written per reschedule"
         )
 
         // Pop: the scheduler's refill scans over the whole index, each entry's record read.

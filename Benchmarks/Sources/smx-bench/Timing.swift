@@ -47,3 +47,13 @@ struct Window: Sendable {
     @inline(__always)
     func counts(completedAt t: UInt64) -> Bool { t >= measureStart && t < end }
 }
+
+/// Bytes this process has caused to be written to storage so far (`write_bytes` in
+/// `/proc/self/io`), or 0 where the kernel does not account it.
+func processWriteBytes() -> Int {
+    guard let text = try? String(contentsOfFile: "/proc/self/io", encoding: .utf8) else { return 0 }
+    for line in text.split(separator: "\n") where line.hasPrefix("write_bytes:") {
+        return Int(line.dropFirst("write_bytes:".count).filter { $0 != " " }) ?? 0
+    }
+    return 0
+}

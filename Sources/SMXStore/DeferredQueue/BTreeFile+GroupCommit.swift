@@ -1,19 +1,28 @@
-/// Group commit for the B+tree file: callers hand over their changes as operations and
-/// wait; one thread applies everything that arrived while the previous commit synced in a
-/// single write transaction, commits it with one sync pair (pages, then meta), and wakes
-/// every caller. Each caller's operations are applied together and in order, so a caller
-/// sees its changes all or nothing; they may share a transaction id with others'.
+/// Group commit for the B+tree file: callers hand over their changes and wait; one thread
+/// runs everything that arrived while the previous commit synced in a single write
+/// transaction, commits it once, and wakes every caller. Each caller's changes run
+/// together and in order, so a caller sees them all or nothing; callers in one commit
+/// share its transaction id.
 ///
-/// Operations are checked (key and value sizes) before they are queued, so only an I/O
-/// failure can fail a commit, and then it fails every caller in it (rule 6).
+/// A caller's changes are either operations (``BTreeFile/apply(_:)``, checked for key and
+/// value sizes before they are queued) or a closure (``BTreeFile/commit(_:)``) that may
+/// read what earlier callers in the same transaction wrote. A closure that throws fails
+/// the whole commit, every caller in it, and nothing is written: callers check their
+/// arguments before they queue, so only damaged pages and I/O failures throw there.
 public enum BTreeOperation: Sendable, Equatable {
     case put(tree: String, key: [UInt8], value: [UInt8])
     case delete(tree: String, key: [UInt8])
 }
 
 final class GroupCommitter: @unchecked Sendable {
+    /// One caller's share of a commit: runs its changes, then is told the outcome.
+    private struct Entry {
+        var run: (WriteTransaction) throws -> Void
+        var finish: (Result<UInt64, any Error>) -> Void
+    }
+
     private let condition = ConditionLock()
-    private var queue: [(operations: [BTreeOperation], continuation: UnsafeContinuation<UInt64, any Error>)] = []
+    private var queue: [Entry] = []
     private var stopping = false
     private var thread: SyncThread?
     private unowned let file: BTreeFile
@@ -25,14 +34,26 @@ final class GroupCommitter: @unchecked Sendable {
         thread.start()
     }
 
-    func submit(_ operations: [BTreeOperation]) async throws -> UInt64 {
-        try await withUnsafeThrowingContinuation { continuation in
+    /// Queues `body` for the next commit; returns its result once the commit is durable.
+    func submit<R: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> R) async throws -> (R, UInt64) {
+        try await withUnsafeThrowingContinuation { (continuation: UnsafeContinuation<(R, UInt64), any Error>) in
+            // Written by the commit thread before `finish`, read only in `finish`.
+            let result = ResultBox<R>()
+            let entry = Entry(
+                run: { txn in result.value = try body(txn) },
+                finish: { outcome in
+                    switch outcome {
+                    case .success(let txid): continuation.resume(returning: (result.value!, txid))
+                    case .failure(let error): continuation.resume(throwing: error)
+                    }
+                }
+            )
             condition.withLock {
                 if stopping {
                     continuation.resume(throwing: StoreError(.closed, "deferred queue file is closed", path: file.configuration.path))
                     return
                 }
-                queue.append((operations, continuation))
+                queue.append(entry)
                 condition.signal()
             }
         }
@@ -60,22 +81,20 @@ final class GroupCommitter: @unchecked Sendable {
             condition.unlock()
             do {
                 let txid = try file.write { txn -> UInt64 in
-                    for entry in batch {
-                        for operation in entry.operations {
-                            switch operation {
-                            case .put(let tree, let key, let value): try txn.put(key, value, in: tree)
-                            case .delete(let tree, let key): try txn.delete(key, in: tree)
-                            }
-                        }
-                    }
+                    for entry in batch { try entry.run(txn) }
                     return txn.txid
                 }
-                for entry in batch { entry.continuation.resume(returning: txid) }
+                for entry in batch { entry.finish(.success(txid)) }
             } catch {
-                for entry in batch { entry.continuation.resume(throwing: error) }
+                for entry in batch { entry.finish(.failure(error)) }
             }
         }
     }
+}
+
+/// A value handed from the commit thread to the waiting caller.
+private final class ResultBox<R>: @unchecked Sendable {
+    var value: R?
 }
 
 extension BTreeFile {
@@ -96,7 +115,23 @@ extension BTreeFile {
                 }
             }
         }
-        return try await committer().submit(operations)
+        return try await committer().submit { txn in
+            for operation in operations {
+                switch operation {
+                case .put(let tree, let key, let value): try txn.put(key, value, in: tree)
+                case .delete(let tree, let key): try txn.delete(key, in: tree)
+                }
+            }
+        }.1
+    }
 
+    /// Runs `body` in the next group commit (after the changes of callers queued before
+    /// it, in the same transaction) and returns its result once the commit is durable,
+    /// with the committing transaction's id. If `body` or any other caller's changes
+    /// throw, or the commit fails, every caller of that commit gets the error and nothing
+    /// is written. Check arguments before calling: `body` should throw only for damage.
+    public func commit<R: Sendable>(_ body: @escaping @Sendable (WriteTransaction) throws -> R) async throws -> (result: R, txid: UInt64) {
+        let (result, txid) = try await committer().submit(body)
+        return (result, txid)
     }
 }

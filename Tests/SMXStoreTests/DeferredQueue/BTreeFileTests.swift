@@ -318,6 +318,49 @@ import SMXTestSupport
     }
 }
 
+extension BTreeFileGroupCommitTests {
+    /// Read-modify-write closures in shared commits: each sees what earlier callers of the
+    /// same transaction wrote, so no increment is lost; a closure that throws fails its
+    /// whole commit and leaves the committed state as it was.
+    @Test func closuresReadWhatEarlierCallersWrote() async throws {
+        let fs = SimulatedFileSystem()
+        fs.syncDelayMicroseconds = 300
+        let file = try BTreeFile.open(fileSystem: fs, configuration: BTreeFileTests.configuration())
+        let counterKey = Array("counter".utf8)
+        let txids = try await withThrowingTaskGroup(of: UInt64.self) { group in
+            for _ in 0..<64 {
+                group.addTask {
+                    try await file.commit { txn -> UInt64 in
+                        let current = try txn.get(counterKey, in: "t").map { UInt64($0[0]) | UInt64($0[1]) << 8 } ?? 0
+                        let next = current + 1
+                        try txn.put(counterKey, [UInt8(next & 0xFF), UInt8(next >> 8)], in: "t")
+                        return next
+                    }.txid
+                }
+            }
+            return try await group.reduce(into: Set<UInt64>()) { $0.insert($1) }
+        }
+        #expect(txids.count < 64, "callers shared commits")
+        let snapshot = try file.snapshot()
+        #expect(try snapshot.get(counterKey, in: "t") == [64, 0])
+        snapshot.close()
+        let before = file.committedTransaction
+        await #expect(throws: StoreError.self) {
+            try await file.commit { txn in
+                try txn.put(counterKey, [0, 0], in: "t")
+                throw StoreError(.corrupted, "damage found by the caller")
+            }
+        }
+        #expect(file.committedTransaction == before)
+        let after = try file.snapshot()
+        #expect(try after.get(counterKey, in: "t") == [64, 0])
+        after.close()
+        #expect(try await file.apply([.put(tree: "t", key: [1], value: [1])]) == before + 1)
+        #expect(file.verify().isClean)
+        file.close()
+    }
+}
+
 @Suite struct BTreeFileCompactionTests {
     @Test func aCompactedCopyHoldsTheSameTreesInFewerPages() throws {
         let fs = SimulatedFileSystem()
