@@ -48,28 +48,30 @@ extension BTreeFile {
     /// Checks the newest committed state (on a snapshot: safe while the writer commits).
     public func verify() -> BTreeVerification {
         let snapshot: Snapshot
-        do { snapshot = try self.snapshot() } catch {
+        let free: [FreePage]
+        do { (snapshot, free) = try snapshotWithFreePages() } catch {
             return BTreeVerification(problems: ["cannot take a snapshot: \(error)"])
         }
         defer { snapshot.close() }
         let meta = snapshot.meta
         let state = VerificationState(pageCount: meta.pageCount)
 
-        // Freelist chain and entries.
+        // The freelist chain of the newest checkpoint (its pages stay allocated until the
+        // next one) must be well formed; which pages are free now is the file's free list
+        // (the chain's, plus what commits since the checkpoint freed).
         var number = meta.freelistHead
-        var freeEntries: [FreePage] = []
         while number != 0 {
             guard state.claim(number, "freelist page") else { break }
             do {
                 let page = try snapshot.page(number)
-                freeEntries += try FreelistPage.entries(page)
+                _ = try FreelistPage.entries(page)
                 number = page.link
             } catch {
                 state.problem("freelist page \(number): \(error)")
                 break
             }
         }
-        for entry in freeEntries { _ = state.claim(entry.page, "free") }
+        for entry in free { _ = state.claim(entry.page, "free") }
 
         // The catalog, then every tree it names.
         var trees: [(name: String, root: UInt64, count: UInt64)] = []

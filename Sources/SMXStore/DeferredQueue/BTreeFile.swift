@@ -3,16 +3,20 @@ import Logging
 /// The deferred queue's file (the seed's DEFEDB): a copy-on-write B+tree of named trees in
 /// fixed-size pages, each with a type and an XXH3 checksum; two alternating meta pages.
 ///
-/// **Commit order** (bbolt's, in two sentences): the transaction's new pages are written
-/// and synced, then the meta page of slot `txid % 2` is written and synced. Opening takes
-/// the meta page with the highest transaction id whose checksum verifies; a crash during a
-/// commit leaves the previous meta, whose pages nothing overwrote.
+/// **Commit order.** A commit appends its operations to the journal and syncs it
+/// (``BTreeJournal``); its pages stay in memory. A checkpoint (bbolt's commit, in two
+/// sentences) writes every page committed since the previous one and syncs, then writes
+/// the meta page of slot `checkpoint % 2` and syncs; then the journal starts afresh.
+/// Opening takes the meta page with the highest checkpoint number whose checksum verifies
+/// and replays the journal's commits after it; a crash during a checkpoint leaves the
+/// previous meta, whose pages nothing overwrote, and the journal that continues it.
 ///
 /// **Page reuse.** A commit frees the pages it replaced, recording its transaction id. A
 /// page freed by transaction F is still reachable from snapshots older than F, so a later
-/// transaction reuses it only when no open snapshot is older than F. The meta of F - 1
-/// stays intact until F + 1 overwrites its slot, and pages freed by F are not reused
-/// before F + 1: a torn meta of any commit falls back to a complete tree.
+/// transaction reuses it only when no open snapshot is older than F. It is also reachable
+/// from the newest checkpoint on disk when that checkpoint wrote it and is older than F:
+/// such a page is reused only after a later checkpoint is durable, so a crash always
+/// finds the checkpoint the journal continues intact.
 ///
 /// **Readers.** ``snapshot()`` pins the newest committed state; any number may be open
 /// while the writer commits. In-process snapshots are accounted for by transaction id.
@@ -29,6 +33,13 @@ public final class BTreeFile: @unchecked Sendable {
         public var pageSize = 4096
         /// The file grows by at least this many pages at a time (preallocated).
         public var growthPages = 256
+        /// The journal grows by this many bytes at a time (preallocated).
+        public var journalGrowthBytes = 8 << 20
+        /// A commit that leaves more journal bytes than this since the last checkpoint
+        /// runs a checkpoint.
+        public var checkpointJournalBytes = 64 << 20
+        /// ... or more pages than this committed and not yet written.
+        public var checkpointPages = 16384
         public var readOnly = false
 
         public init(queueID: QueueID, path: String) {
@@ -43,7 +54,11 @@ public final class BTreeFile: @unchecked Sendable {
     let logger: Logger
     private let lock = SimpleLock()
     private let writerLock = SimpleLock()
+    /// The newest committed state (what a snapshot sees).
     private var meta: MetaPage
+    /// The newest checkpoint on disk.
+    private var durable: MetaPage
+    private var journal: BTreeJournalWriter?
     private var free: [FreePage]
     private var readers: [UInt64: Int] = [:]
     private var failure: StoreError?
@@ -60,6 +75,7 @@ public final class BTreeFile: @unchecked Sendable {
         self.fileSystem = fileSystem
         self.store = store
         self.meta = meta
+        self.durable = meta
         self.free = free
         self.logger = logger
     }
@@ -79,34 +95,147 @@ public final class BTreeFile: @unchecked Sendable {
         let exists = try fileSystem.itemType(path) == .file
         if !exists {
             guard !configuration.readOnly else { throw StoreError(.notFound, "no deferred queue file", path: path) }
-            try fileSystem.createDirectoryDurably(Path.directory(of: path))
-            let handle = try fileSystem.openFile(path, mode: .createNew)
-            defer { try? handle.close() }
-            let created = wallClockMicros()
-            try handle.allocate(offset: 0, length: configuration.growthPages * pageSize)
-            for slot in 0..<2 {
-                let meta = MetaPage(
-                    pageSize: pageSize, queueID: configuration.queueID, txid: UInt64(slot), catalogRoot: 0,
-                    freelistHead: 0, pageCount: 2, createdMicros: created
-                )
-                try handle.write(meta.encode(), at: slot * pageSize)
-            }
-            try handle.fullSync()
-            try fileSystem.syncDirectory(Path.directory(of: path))
+            try create(fileSystem: fileSystem, configuration: configuration)
         }
-        let handle = try fileSystem.openFile(path, mode: configuration.readOnly ? .readOnly : .existing)
+        // A reader races the writer's checkpoints: the journal it opens must continue the
+        // meta it read. A checkpoint in between shows as a newer journal; read again.
+        var attempts = 0
+        while true {
+            attempts += 1
+            let handle = try fileSystem.openFile(path, mode: configuration.readOnly ? .readOnly : .existing)
+            do {
+                let meta = try newestMeta(handle, configuration: configuration)
+                let store = try PageStore(handle: handle, path: path, pageSize: meta.pageSize, growthPages: configuration.growthPages)
+                let free = configuration.readOnly ? [] : try readFreelist(meta, store: store)
+                let file = BTreeFile(configuration: configuration, fileSystem: fileSystem, store: store, meta: meta, free: free, logger: logger)
+                switch try file.replayJournal() {
+                case .replayed:
+                    return file
+                case .checkpointedMeanwhile where configuration.readOnly && attempts < 100:
+                    try? handle.close()
+                    continue
+                case .checkpointedMeanwhile:
+                    throw StoreError(.corrupted, "the journal belongs to a newer checkpoint than any meta page", path: BTreeJournal.path(for: path))
+                }
+            } catch {
+                try? handle.close()
+                throw error
+            }
+        }
+    }
+
+    /// A new file: two meta pages (checkpoints 0 and 1 at transaction 0), synced, its
+    /// journal for checkpoint 1, and the directory synced.
+    private static func create(fileSystem: any FileSystem, configuration: Configuration) throws {
+        let path = configuration.path
+        let pageSize = configuration.pageSize
+        try fileSystem.createDirectoryDurably(Path.directory(of: path))
+        let handle = try fileSystem.openFile(path, mode: .createNew)
+        defer { try? handle.close() }
+        let created = wallClockMicros()
+        try handle.allocate(offset: 0, length: configuration.growthPages * pageSize)
+        for slot in 0..<2 {
+            let meta = MetaPage(
+                pageSize: pageSize, queueID: configuration.queueID, txid: 0, catalogRoot: 0,
+                freelistHead: 0, pageCount: 2, createdMicros: created, checkpoint: UInt64(slot)
+            )
+            try handle.write(meta.encode(), at: slot * pageSize)
+        }
+        try handle.fullSync()
+        let journal = try BTreeJournal.create(
+            fileSystem: fileSystem, file: path, queueID: configuration.queueID, generation: 1, base: 0,
+            growthBytes: configuration.journalGrowthBytes
+        )
+        journal.close()
+    }
+
+    private enum JournalOutcome { case replayed, checkpointedMeanwhile }
+
+    /// Brings the state from the newest checkpoint up to the journal's last commit; a
+    /// writer then runs a checkpoint (so the torn tail of a crash is gone) and keeps the
+    /// fresh journal open for appending.
+    private func replayJournal() throws -> JournalOutcome {
+        let path = configuration.path
+        let journalPath = BTreeJournal.path(for: path)
+        if !configuration.readOnly, try fileSystem.itemType(BTreeJournal.rewritePath(for: path)) != nil {
+            try fileSystem.removeFile(BTreeJournal.rewritePath(for: path))
+        }
+        guard try fileSystem.itemType(journalPath) == .file else {
+            throw StoreError(.corrupted, "the journal is missing", path: journalPath)
+        }
+        let handle = try fileSystem.openFile(journalPath, mode: .readOnly)
+        let bytes: [UInt8]
         do {
-            let meta = try newestMeta(handle, configuration: configuration)
-            let store = try PageStore(handle: handle, path: path, pageSize: meta.pageSize, growthPages: configuration.growthPages)
-            let free = try readFreelist(meta, store: store)
-            return BTreeFile(configuration: configuration, fileSystem: fileSystem, store: store, meta: meta, free: free, logger: logger)
+            bytes = try handle.readAll()
+            try handle.close()
         } catch {
             try? handle.close()
             throw error
         }
+        let checkpoint = meta
+        var replayed = 0
+        let contents = try BTreeJournal.read(bytes, queueID: configuration.queueID, path: journalPath) { txid, operations in
+            guard txid > checkpoint.txid else { return }
+            replayed += 1
+            try self.replay(txid: txid, operations)
+        }
+        // The journal of checkpoint N, or of N - 1 when a crash came between the meta
+        // sync and the journal's rename (then every commit in it is at or below the meta).
+        if contents.generation > checkpoint.checkpoint { return .checkpointedMeanwhile }
+        guard contents.generation == checkpoint.checkpoint
+            || (contents.generation + 1 == checkpoint.checkpoint && contents.lastTxid <= checkpoint.txid) else {
+            throw StoreError(
+                .corrupted,
+                "journal generation \(contents.generation) (commits \(contents.base + 1)...\(contents.lastTxid)) does not continue checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
+                path: journalPath
+            )
+        }
+        if contents.generation == checkpoint.checkpoint, contents.base != checkpoint.txid {
+            throw StoreError(.corrupted, "journal base \(contents.base) is not checkpoint transaction \(checkpoint.txid)", path: journalPath)
+        }
+        if let later = contents.commitAfterDamage {
+            throw StoreError(
+                .corrupted,
+                "journal damaged at offset \(contents.damage!.offset) (\(contents.damage!.reason)) with commit \(later) after it: acknowledged commits are missing",
+                path: journalPath
+            )
+        }
+        if let damage = contents.damage, !configuration.readOnly {
+            logger.info("deferred queue journal ends in an unfinished commit", metadata: ["offset": "\(damage.offset)", "reason": "\(damage.reason)"])
+        }
+        guard !configuration.readOnly else { return .replayed }
+        if replayed > 0 || contents.generation != checkpoint.checkpoint || contents.damage != nil {
+            try writerLock.withLock { try checkpointLocked() }
+        } else {
+            let handle = try fileSystem.openFile(journalPath, mode: .existing)
+            journal = BTreeJournalWriter(
+                handle: handle, path: journalPath, generation: contents.generation, base: contents.base,
+                offset: contents.end, capacity: bytes.count, growthBytes: configuration.journalGrowthBytes
+            )
+        }
+        return .replayed
     }
 
-    /// The valid meta page with the highest transaction id.
+    /// Applies one journal commit as a transaction of its own (no journal write).
+    private func replay(txid: UInt64, _ operations: [BTreeOperation]) throws {
+        let transaction = WriteTransaction(
+            file: self, store: store, base: meta, free: free, oldestReader: nil, checkpointed: durable.txid
+        )
+        guard transaction.txid == txid else {
+            throw StoreError(.corrupted, "journal commit \(txid) does not follow transaction \(meta.txid)", path: BTreeJournal.path(for: configuration.path))
+        }
+        for operation in operations {
+            switch operation {
+            case .put(let tree, let key, let value): try transaction.put(key, value, in: tree)
+            case .delete(let tree, let key): try transaction.delete(key, in: tree)
+            }
+        }
+        transaction.finished = true
+        let (newMeta, pages, newFree) = try transaction.prepareCommit()
+        install(newMeta, pages: pages, free: newFree, transaction: transaction)
+    }
+
+    /// The valid meta page with the highest checkpoint number.
     static func newestMeta(_ handle: any FileHandle, configuration: Configuration) throws -> MetaPage {
         // The page size is in the meta pages themselves: slot 0 is at offset 0; slot 1 one
         // page in, so try each possible size for it (its checksum and recorded size must
@@ -131,7 +260,7 @@ public final class BTreeFile: @unchecked Sendable {
             let (bytes, overflow) = meta.pageCount.multipliedReportingOverflow(by: UInt64(meta.pageSize))
             return overflow || bytes > fileSize
         }
-        guard let newest = candidates.filter({ $0.queueID == configuration.queueID }).max(by: { $0.txid < $1.txid }) else {
+        guard let newest = candidates.filter({ $0.queueID == configuration.queueID }).max(by: { $0.checkpoint < $1.checkpoint }) else {
             throw StoreError(
                 .corrupted,
                 candidates.isEmpty ? "no meta page verifies" : "the meta pages name another queue",
@@ -172,6 +301,16 @@ public final class BTreeFile: @unchecked Sendable {
         return Snapshot(file: self, meta: meta)
     }
 
+    /// A snapshot and the free pages of its state, taken together.
+    func snapshotWithFreePages() throws -> (Snapshot, [FreePage]) {
+        let (meta, free) = try lock.withLock { () throws -> (MetaPage, [FreePage]) in
+            if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
+            readers[self.meta.txid, default: 0] += 1
+            return (self.meta, self.free)
+        }
+        return (Snapshot(file: self, meta: meta), free)
+    }
+
     func release(_ snapshot: Snapshot) {
         lock.withLock {
             let txid = snapshot.meta.txid
@@ -184,41 +323,98 @@ public final class BTreeFile: @unchecked Sendable {
 
     // MARK: - Writing
 
-    /// Runs `body` in a write transaction and commits it durably (pages synced, then the
-    /// meta page synced) before returning. If `body` throws, nothing is written. If the
+    /// Runs `body` in a write transaction and commits it durably (its journal record
+    /// synced) before returning. If `body` throws, nothing is written. If the
     /// commit fails, the error is thrown, readers keep seeing the previous state, and the
     /// file refuses writes until it is reopened.
     @discardableResult
     public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
         writerLock.lock()
         defer { writerLock.unlock() }
-        let (base, free, oldest) = try lock.withLock { () throws -> (MetaPage, [FreePage], UInt64?) in
+        let (base, free, oldest, checkpointed) = try lock.withLock { () throws -> (MetaPage, [FreePage], UInt64?, UInt64) in
             if configuration.readOnly { throw StoreError(.invalidArgument, "deferred queue file is open read-only", path: configuration.path) }
             if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
             if let failure {
                 throw StoreError(.poisoned, "deferred queue file refuses writes after a failed write or sync; reopen it", path: configuration.path, cause: failure)
             }
-            return (self.meta, self.free, readers.keys.min())
+            return (self.meta, self.free, readers.keys.min(), durable.txid)
         }
-        let transaction = WriteTransaction(file: self, store: store, base: base, free: free, oldestReader: oldest)
+        let transaction = WriteTransaction(file: self, store: store, base: base, free: free, oldestReader: oldest, checkpointed: checkpointed)
         let result = try body(transaction)
         transaction.finished = true
         guard !transaction.dirty.isEmpty || transaction.trees.values.contains(where: \.changed) else { return result }
         let (newMeta, pages, newFree) = try transaction.prepareCommit()
         do {
+            guard let journal else { throw StoreError(.closed, "deferred queue journal is not open", path: configuration.path) }
+            try journal.append(txid: newMeta.txid, payload: transaction.journal.bytes, boundaries: transaction.journalBoundaries)
+        } catch {
+            poison(error)
+            throw lock.withLock { failure! }
+        }
+        install(newMeta, pages: pages, free: newFree, transaction: transaction)
+        // The commit is durable; a checkpoint that fails now poisons the file for the
+        // next writer but does not undo it.
+        if let journal, journal.bytesSinceCheckpoint >= configuration.checkpointJournalBytes
+            || store.pendingCount >= configuration.checkpointPages {
+            try? checkpointLocked()
+        }
+        return result
+    }
+
+    /// Writes every page committed since the last checkpoint and a new meta page, then
+    /// starts a fresh journal (see ``BTreeJournal``). Commits wait meanwhile. Commits are
+    /// durable without it; it bounds the journal, the memory pending pages take and the
+    /// time an open spends replaying.
+    public func checkpoint() throws {
+        writerLock.lock()
+        defer { writerLock.unlock() }
+        try lock.withLock { () throws in
+            if configuration.readOnly { throw StoreError(.invalidArgument, "deferred queue file is open read-only", path: configuration.path) }
+            if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
+            if let failure {
+                throw StoreError(.poisoned, "deferred queue file refuses writes after a failed write or sync; reopen it", path: configuration.path, cause: failure)
+            }
+        }
+        try checkpointLocked()
+    }
+
+    /// The checkpoint, with the writer lock held.
+    private func checkpointLocked() throws {
+        let (base, free, oldest, checkpointed) = lock.withLock { (meta, self.free, readers.keys.min(), durable.txid) }
+        let transaction = WriteTransaction(file: self, store: store, base: base, free: free, oldestReader: oldest, checkpointed: checkpointed)
+        transaction.finished = true
+        let (newMeta, pages, newFree) = try transaction.prepareCheckpoint()
+        let newJournal: BTreeJournalWriter
+        do {
+            // The chain's pages join the pending ones; no snapshot reads freelist pages.
+            store.publish(pages, freed: transaction.freed)
             try store.ensureCapacity(newMeta.pageCount)
-            try store.write(pages)
-            try store.sync()
+            try store.writePending()
             try store.writeRaw(newMeta.encode(), page: UInt64(newMeta.slot))
             try store.sync()
+            newJournal = try BTreeJournal.create(
+                fileSystem: fileSystem, file: configuration.path, queueID: configuration.queueID,
+                generation: newMeta.checkpoint, base: newMeta.txid, growthBytes: configuration.journalGrowthBytes
+            )
         } catch {
-            let failure = error as? StoreError ?? StoreError(.io, "\(error)", path: configuration.path)
-            lock.withLock { self.failure = failure }
-            store.dropCache()
-            logger.error("deferred queue commit failed; refusing writes until reopened", metadata: ["error": "\(failure)"])
-            throw failure
+            poison(error)
+            throw lock.withLock { failure! }
         }
-        store.publish(pages)
+        journal?.close()
+        journal = newJournal
+        lock.withLock {
+            // Every page is on disk now: none is unwritten any more.
+            self.free = newFree.map { FreePage(page: $0.page, freedAt: $0.freedAt) }
+            let catalogStillValid = catalogTxid == meta.txid
+            meta = newMeta
+            durable = newMeta
+            if catalogStillValid { catalogTxid = newMeta.txid }
+        }
+    }
+
+    /// Publishes a committed transaction: its pages, the new state and free list.
+    private func install(_ newMeta: MetaPage, pages: [Page], free newFree: [FreePage], transaction: WriteTransaction) {
+        store.publish(pages, freed: transaction.freed)
         lock.withLock {
             meta = newMeta
             self.free = newFree
@@ -226,7 +422,13 @@ public final class BTreeFile: @unchecked Sendable {
             for (name, state) in transaction.trees { catalogCache[name] = (state.root, state.count) }
             catalogTxid = newMeta.txid
         }
-        return result
+    }
+
+    /// Rule 6: after a failed write or sync the file refuses writes until reopened.
+    private func poison(_ error: any Error) {
+        let failure = error as? StoreError ?? StoreError(.io, "\(error)", path: configuration.path)
+        lock.withLock { if self.failure == nil { self.failure = failure } }
+        logger.error("deferred queue write failed; refusing writes until reopened", metadata: ["error": "\(failure)"])
     }
 
     /// The group committer, started on first use.
@@ -240,8 +442,10 @@ public final class BTreeFile: @unchecked Sendable {
         }
     }
 
-    /// Stops taking transactions, after queued group commits are written. Open snapshots
-    /// keep working until they are closed; the descriptor goes with the last of them.
+    /// Stops taking transactions, after queued group commits are written, and runs a
+    /// checkpoint when commits are waiting for one (so the next open replays nothing; if
+    /// it fails, the journal still holds them). Open snapshots keep working until they
+    /// are closed; the descriptor goes with the last of them.
     public func close() {
         let committer = lock.withLock { groupCommitter }
         committer?.stop()
@@ -250,7 +454,15 @@ public final class BTreeFile: @unchecked Sendable {
             return !closed
         }
         guard wasOpen else { return }
-        writerLock.withLock {}
+        writerLock.withLock {
+            if let journal, journal.bytesSinceCheckpoint > 0, lock.withLock({ failure == nil }) {
+                do { try checkpointLocked() } catch {
+                    logger.error("deferred queue checkpoint at close failed; the journal keeps the commits", metadata: ["error": "\(error)"])
+                }
+            }
+            journal?.close()
+            journal = nil
+        }
     }
 
     // MARK: - Introspection
@@ -261,6 +473,9 @@ public final class BTreeFile: @unchecked Sendable {
     }
 
     var currentMeta: MetaPage { lock.withLock { meta } }
+
+    /// Number of the newest checkpoint on disk (1 for a new file).
+    public var checkpointNumber: UInt64 { lock.withLock { durable.checkpoint } }
 
     func cachedTree(_ name: String, txid: UInt64) -> (root: UInt64, count: UInt64)? {
         lock.withLock { catalogTxid == txid ? catalogCache[name] : nil }

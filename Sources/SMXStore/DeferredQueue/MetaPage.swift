@@ -1,6 +1,7 @@
-/// The two meta pages (pages 0 and 1) of a B+tree file. A commit writes the meta page of
-/// slot `txid % 2` after every other page of the transaction is synced, then syncs it; an
-/// open takes the valid meta with the highest transaction id (bbolt, LMDB).
+/// The two meta pages (pages 0 and 1) of a B+tree file. A checkpoint writes the meta page
+/// of slot `checkpoint % 2` after every other page it writes is synced, then syncs it; an
+/// open takes the valid meta with the highest checkpoint number (bbolt, LMDB) and replays
+/// the journal's commits after its transaction id (``BTreeJournal``).
 ///
 /// ```
 /// offset size field
@@ -15,7 +16,9 @@
 ///     56    8 freelist head   u64 LE, first freelist page (0: none)
 ///     64    8 page count      u64 LE, pages 0..<count are in use or free
 ///     72    8 created         u64 LE, microseconds since the Unix epoch
-///     80   48 reserved        0
+///     80    8 checkpoint      u64 LE, checkpoint number; the slot is checkpoint % 2 and
+///                             the journal of this checkpoint has this generation
+///     88   40 reserved        0
 ///    128    . zero up to the page size
 /// ```
 public struct MetaPage: Equatable, Sendable {
@@ -30,8 +33,9 @@ public struct MetaPage: Equatable, Sendable {
     public var freelistHead: UInt64
     public var pageCount: UInt64
     public var createdMicros: UInt64
+    public var checkpoint: UInt64
 
-    public var slot: Int { Int(txid % 2) }
+    public var slot: Int { Int(checkpoint % 2) }
 
     public func encode() -> [UInt8] {
         var w = ByteWriter(capacity: pageSize)
@@ -46,6 +50,7 @@ public struct MetaPage: Equatable, Sendable {
         w.u64(freelistHead)
         w.u64(pageCount)
         w.u64(createdMicros)
+        w.u64(checkpoint)
         w.zeros(pageSize - w.bytes.count)
         var bytes = w.bytes
         let sum = Checksum.xxh3(bytes[8..<Self.coveredBytes], seed: UInt64(slot))
@@ -69,7 +74,8 @@ public struct MetaPage: Equatable, Sendable {
                 catalogRoot: LittleEndian.u64(p, 48),
                 freelistHead: LittleEndian.u64(p, 56),
                 pageCount: LittleEndian.u64(p, 64),
-                createdMicros: LittleEndian.u64(p, 72)
+                createdMicros: LittleEndian.u64(p, 72),
+                checkpoint: LittleEndian.u64(p, 80)
             )
             guard meta.pageSize >= 4096, meta.pageSize <= 65536, meta.pageSize & (meta.pageSize - 1) == 0,
                   meta.slot == slot, meta.pageCount >= 2,

@@ -1,7 +1,10 @@
-/// The B+tree file's pages on disk: positional reads that verify each page's checksum,
-/// coalesced positional writes, `fdatasync`, and growth in preallocated steps. Committed
-/// pages are immutable until the freelist hands their number out again, so they are
-/// cached as read.
+/// The B+tree file's pages: positional reads that verify each page's checksum, coalesced
+/// positional writes, `fdatasync`, and growth in preallocated steps. Committed pages are
+/// immutable until the freelist hands their number out again, so they are cached as read.
+///
+/// Pages committed since the last checkpoint live only here (and in the journal, as the
+/// operations that made them) until ``writePending()`` seals and writes them: *pending*
+/// pages are never dropped from the cache.
 final class PageStore: @unchecked Sendable {
     let handle: any FileHandle
     let path: String
@@ -9,6 +12,9 @@ final class PageStore: @unchecked Sendable {
     let growthPages: Int
     private let lock = SimpleLock()
     private var cache: [UInt64: [UInt8]] = [:]
+    /// Pages committed since the last checkpoint, not yet written (unsealed): what their
+    /// numbers hold until the checkpoint, read before the cache.
+    private var pending: [UInt64: [UInt8]] = [:]
     /// Pages the file has room for (its size / page size).
     private(set) var capacityPages: UInt64
 
@@ -23,7 +29,7 @@ final class PageStore: @unchecked Sendable {
     /// Page `number`, checked: a page whose checksum or structure does not verify is an
     /// error that names it.
     func read(_ number: UInt64) throws -> Page {
-        if let bytes = lock.withLock({ cache[number] }) {
+        if let bytes = lock.withLock({ pending[number] ?? cache[number] }) {
             return Page(number: number, bytes: bytes)
         }
         let bytes = try handle.read(at: Int(number) * pageSize, count: pageSize)
@@ -71,16 +77,46 @@ final class PageStore: @unchecked Sendable {
         capacityPages = target
     }
 
-    /// After a commit: the transaction's pages are now what those numbers hold.
-    func publish(_ pages: [Page]) {
+    /// After a commit: the transaction's pages are now what those numbers hold, pending
+    /// until the next checkpoint; `freed` pending pages need not be written any more.
+    func publish(_ pages: [Page], freed: [UInt64]) {
         lock.withLock {
-            for page in pages { cache[page.number] = page.bytes }
+            for number in freed {
+                if let bytes = pending.removeValue(forKey: number) { cache[number] = bytes }
+            }
+            for page in pages {
+                pending[page.number] = page.bytes
+                cache[page.number] = nil
+            }
         }
     }
 
-    /// Forgets cached copies (after a failed commit the cache may hold nothing wrong, but
-    /// a reopen starts clean anyway).
-    func dropCache() {
-        lock.withLock { cache.removeAll() }
+    /// Whether `number` was committed since the last checkpoint (so no checkpoint on disk
+    /// reaches it).
+    func isPending(_ number: UInt64) -> Bool {
+        lock.withLock { pending[number] != nil }
+    }
+
+    var pendingCount: Int { lock.withLock { pending.count } }
+
+    /// Seals every pending page, writes them (coalesced) and syncs. They stay cached; they
+    /// stop being pending only when this succeeds.
+    func writePending() throws {
+        let unwritten = lock.withLock { pending }
+        var pages: [Page] = []
+        pages.reserveCapacity(unwritten.count)
+        for (number, bytes) in unwritten {
+            var page = Page(number: number, bytes: bytes)
+            page.seal()
+            pages.append(page)
+        }
+        try write(pages)
+        try sync()
+        lock.withLock {
+            for page in pages {
+                cache[page.number] = page.bytes
+                pending[page.number] = nil
+            }
+        }
     }
 }

@@ -1,7 +1,7 @@
 /// The one write transaction of a ``BTreeFile`` at a time. Changes go to copies of the
-/// pages they touch (pages of this transaction, changed in place after the first copy);
-/// nothing reaches the file until ``BTreeFile/write(_:)`` commits. Readers keep seeing the
-/// snapshot they started with.
+/// pages they touch (pages of this transaction, changed in place after the first copy)
+/// and, as operations, to the commit's journal payload; nothing reaches the file until
+/// ``BTreeFile/write(_:)`` commits. Readers keep seeing the snapshot they started with.
 ///
 /// Trees are named; the catalog (itself a tree, rooted in the meta page) maps each name to
 /// its root page and key count.
@@ -25,6 +25,9 @@ public final class WriteTransaction: PageReader {
     var trees: [String: TreeState] = [:]
     var catalogRoot: UInt64
     var finished = false
+    /// The changes as journal operations (``BTreeJournal``), and where each one ends.
+    var journal = ByteWriter(capacity: 4096)
+    var journalBoundaries: [Int] = []
 
     struct TreeState {
         var root: UInt64
@@ -35,7 +38,8 @@ public final class WriteTransaction: PageReader {
     var pageSize: Int { store.pageSize }
     var path: String { store.path }
 
-    init(file: BTreeFile, store: PageStore, base: MetaPage, free: [FreePage], oldestReader: UInt64?) {
+    /// `checkpointed`: transaction id of the newest checkpoint on disk.
+    init(file: BTreeFile, store: PageStore, base: MetaPage, free: [FreePage], oldestReader: UInt64?, checkpointed: UInt64) {
         self.file = file
         self.store = store
         self.base = base
@@ -43,11 +47,15 @@ public final class WriteTransaction: PageReader {
         self.pageCount = base.pageCount
         self.catalogRoot = base.catalogRoot
         // A page freed by transaction F is reachable from snapshots before F. It may be
-        // reused when no reader holds such a snapshot. (F ≤ base.txid < txid always.)
+        // reused when no reader holds such a snapshot, and when no checkpoint on disk
+        // reaches it: it was freed at or before the newest checkpoint, or written by no
+        // checkpoint at all. (F ≤ base.txid < txid always.)
         var reusable: [UInt64] = []
         var held: [FreePage] = []
         for entry in free {
             if let oldest = oldestReader, oldest < entry.freedAt {
+                held.append(entry)
+            } else if entry.freedAt > checkpointed && !entry.unwritten {
                 held.append(entry)
             } else {
                 reusable.append(entry.page)
@@ -123,6 +131,12 @@ public final class WriteTransaction: PageReader {
         if finished { throw StoreError(.invalidArgument, "write transaction \(txid) is finished", path: path) }
     }
 
+    private func checkName(_ name: String) throws {
+        guard !name.isEmpty, name.utf8.count <= 255 else {
+            throw StoreError(.invalidArgument, "tree name of \(name.utf8.count) bytes (1 to 255)", path: path)
+        }
+    }
+
     private func checkKey(_ key: [UInt8]) throws {
         guard key.count <= BTree.maxKeySize(pageSize: pageSize) else {
             throw StoreError(.invalidArgument, "key of \(key.count) bytes; the largest is \(BTree.maxKeySize(pageSize: pageSize))", path: path)
@@ -133,15 +147,18 @@ public final class WriteTransaction: PageReader {
     public func put(_ key: [UInt8], _ value: [UInt8], in name: String) throws {
         try checkOpen()
         try checkKey(key)
-        guard value.count < Int(Page.overflowFlag) else {
-            throw StoreError(.invalidArgument, "value of \(value.count) bytes", path: path)
+        guard value.count <= BTreeJournal.maxValueSize else {
+            throw StoreError(.invalidArgument, "value of \(value.count) bytes; the largest is \(BTreeJournal.maxValueSize)", path: path)
         }
+        try checkName(name)
         var state = try tree(name)
         let (root, added) = try insert(key, value, root: state.root)
         state.root = root
         if added { state.count += 1 }
         state.changed = true
         trees[name] = state
+        BTreeJournal.encodePut(key, value, tree: name, into: &journal)
+        journalBoundaries.append(journal.count)
     }
 
     public func get(_ key: [UInt8], in name: String) throws -> [UInt8]? {
@@ -153,6 +170,7 @@ public final class WriteTransaction: PageReader {
     @discardableResult
     public func delete(_ key: [UInt8], in name: String) throws -> Bool {
         try checkOpen()
+        try checkName(name)
         var state = try tree(name)
         let (root, removed) = try remove(key, root: state.root)
         guard removed else { return false }
@@ -160,6 +178,8 @@ public final class WriteTransaction: PageReader {
         state.count -= 1
         state.changed = true
         trees[name] = state
+        BTreeJournal.encodeDelete(key, tree: name, into: &journal)
+        journalBoundaries.append(journal.count)
         return true
     }
 
@@ -175,23 +195,23 @@ public final class WriteTransaction: PageReader {
 
     // MARK: - Commit preparation
 
-    /// Writes changed trees into the catalog and the freelist into fresh pages; returns the
-    /// new meta and every page to write.
+    /// Writes changed trees into the catalog; returns the new state's meta (same
+    /// checkpoint and freelist chain as the base), the pages to publish, and the free
+    /// pages after this transaction.
     func prepareCommit() throws -> (meta: MetaPage, pages: [Page], free: [FreePage]) {
-        for (name, state) in trees.sorted(by: { $0.key < $1.key }) where state.changed {
-            var value = [UInt8](repeating: 0, count: 16)
-            value.withUnsafeMutableBytes {
-                LittleEndian.store(state.root, $0, 0)
-                LittleEndian.store(state.count, $0, 8)
-            }
-            let key = Array(name.utf8)
-            if state.root == 0 {
-                catalogRoot = try remove(key, root: catalogRoot).root
-            } else {
-                catalogRoot = try insert(key, value, root: catalogRoot).root
-            }
-        }
-        // The previous freelist's pages are freed by this transaction; the new list is
+        try updateCatalog()
+        var meta = base
+        meta.txid = txid
+        meta.catalogRoot = catalogRoot
+        meta.pageCount = pageCount
+        return (meta, Array(dirty.values), freeList())
+    }
+
+    /// For a checkpoint (a transaction with no changes of its own): frees the previous
+    /// freelist chain, writes the free list into fresh pages and returns the meta of the
+    /// next checkpoint and the chain's pages, sealed.
+    func prepareCheckpoint() throws -> (meta: MetaPage, pages: [Page], free: [FreePage]) {
+        // The previous chain's pages are freed by this transaction; the new list is
         // written into pages taken now (a page listed as free is never one of them).
         var number = base.freelistHead
         var guardCount = 0
@@ -206,22 +226,44 @@ public final class WriteTransaction: PageReader {
         let upperBound = reusable.count + held.count + freed.count + recycled.count
         let chainLength = (upperBound + perPage - 1) / perPage
         let chain = (0..<chainLength).map { _ in allocatePage(kind: .freelist) }
-        var free = held
-        free += reusable.map { FreePage(page: $0, freedAt: 0) }
-        free += recycled.map { FreePage(page: $0, freedAt: 0) }
-        free += freed.map { FreePage(page: $0, freedAt: txid) }
-        free.sort { $0.page < $1.page }
+        let free = freeList()
         for (i, number) in chain.enumerated() {
             let slice = free[min(free.count, i * perPage)..<min(free.count, (i + 1) * perPage)]
             FreelistPage.fill(&dirty[number]!, entries: slice, next: i + 1 < chain.count ? chain[i + 1] : 0)
         }
-        let meta = MetaPage(
-            pageSize: pageSize, queueID: base.queueID, txid: txid, catalogRoot: catalogRoot,
-            freelistHead: chain.first ?? 0, pageCount: pageCount, createdMicros: base.createdMicros
-        )
-        // Sealed where they are: a sealed copy would duplicate every page's bytes.
-        for number in Array(dirty.keys) { dirty[number]!.seal() }
+        var meta = base
+        meta.txid = txid
+        meta.freelistHead = chain.first ?? 0
+        meta.pageCount = pageCount
+        meta.checkpoint = base.checkpoint + 1
         return (meta, Array(dirty.values), free)
+    }
+
+    private func updateCatalog() throws {
+        for (name, state) in trees.sorted(by: { $0.key < $1.key }) where state.changed {
+            var value = [UInt8](repeating: 0, count: 16)
+            value.withUnsafeMutableBytes {
+                LittleEndian.store(state.root, $0, 0)
+                LittleEndian.store(state.count, $0, 8)
+            }
+            let key = Array(name.utf8)
+            if state.root == 0 {
+                catalogRoot = try remove(key, root: catalogRoot).root
+            } else {
+                catalogRoot = try insert(key, value, root: catalogRoot).root
+            }
+        }
+    }
+
+    /// Every free page after this transaction, by page number. A page freed here is
+    /// unwritten when no checkpoint wrote it (it was committed since the last one).
+    private func freeList() -> [FreePage] {
+        var free = held
+        free += reusable.map { FreePage(page: $0, freedAt: 0) }
+        free += recycled.map { FreePage(page: $0, freedAt: 0) }
+        free += freed.map { FreePage(page: $0, freedAt: txid, unwritten: store.isPending($0)) }
+        free.sort { $0.page < $1.page }
+        return free
     }
 }
 
@@ -229,6 +271,9 @@ public final class WriteTransaction: PageReader {
 struct FreePage: Equatable, Sendable {
     var page: UInt64
     var freedAt: UInt64
+    /// No checkpoint wrote this page (it was committed and freed between two), so no
+    /// meta page on disk reaches it. Kept in memory only; a checkpoint clears it.
+    var unwritten = false
 }
 
 /// Freelist pages: the page header (kind 4, count = entries, link = next page), then

@@ -41,6 +41,7 @@ public enum FileKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
     case deferredQueue = 5
     case contentSegmentHint = 6
     case contentReleaseJournal = 7
+    case deferredQueueJournal = 8
 
     public var description: String {
         switch self {
@@ -51,6 +52,7 @@ public enum FileKind: UInt16, Sendable, CaseIterable, CustomStringConvertible {
         case .deferredQueue: "deferred queue"
         case .contentSegmentHint: "content segment hint"
         case .contentReleaseJournal: "content release journal"
+        case .deferredQueueJournal: "deferred queue journal"
         }
     }
 }

@@ -4,10 +4,12 @@ import SMXStore
 import SMXTestSupport
 
 /// The B+tree file's crash test: a seeded sequence of commits (inserts, replaces, deletes,
-/// overflow values, file growth, freelist reuse, a long-lived snapshot), an image taken at
-/// every sync point and at random writes, each recovered in every crash mode. After a
-/// crash the state is exactly the last acknowledged commit, or the one in flight if its
-/// meta page made it; `verify()` is clean; the file takes new commits.
+/// overflow values, file growth, freelist reuse, a long-lived snapshot) with checkpoints
+/// every few commits (by journal size, by pending pages, and asked for) and journal
+/// growth, an image taken at every sync point and at random writes, each recovered in
+/// every crash mode. After a crash the state is exactly the last acknowledged commit, or
+/// the one in flight if its journal record made it; `verify()` is clean; the file takes
+/// new commits.
 @Suite struct BTreeFileCrashTests {
     struct Point: Sendable {
         var image: SimulatedImage
@@ -21,8 +23,9 @@ import SMXTestSupport
     @Test(.timeLimit(.minutes(20)))
     func everyCrashRecoversTheLastAcknowledgedCommit() throws {
         let summary = try Self.campaign(commits: 120, seed: 20261126, randomPointRate: 5)
-        print("defedb crash campaign: 120 commits, \(summary.syncPoints) sync points, \(summary.randomPoints) random points, \(summary.recoveries) recoveries, \(summary.inFlightSurvived) in-flight commits survived, \(summary.problems.count) problems")
+        print("defedb crash campaign: 120 commits, \(summary.checkpoints) checkpoints, \(summary.syncPoints) sync points, \(summary.randomPoints) random points, \(summary.recoveries) recoveries, \(summary.inFlightSurvived) in-flight commits survived, \(summary.problems.count) problems")
         #expect(summary.syncPoints >= 200)
+        #expect(summary.checkpoints >= 20)
         #expect(summary.problems.isEmpty, "\(summary.problems.prefix(10))")
     }
 
@@ -31,13 +34,18 @@ import SMXTestSupport
         var randomPoints = 0
         var recoveries = 0
         var inFlightSurvived = 0
+        var checkpoints = 0
         var problems: [String] = []
     }
 
     static func campaign(commits: Int, seed: UInt64, randomPointRate: Int) throws -> Summary {
         let fs = SimulatedFileSystem(seed: seed)
-        let configuration = BTreeFileTests.configuration()
+        var configuration = BTreeFileTests.configuration()
+        configuration.journalGrowthBytes = 16 << 10
+        configuration.checkpointJournalBytes = 48 << 10
+        configuration.checkpointPages = 96
         let file = try BTreeFile.open(fileSystem: fs, configuration: configuration)
+        var summary0 = Summary()
         var models: [Model] = [[:]]
         let acknowledged = Atomic<Int>(0)
         let points = Mutex<[Point]>([])
@@ -70,15 +78,17 @@ import SMXTestSupport
             }
             models.append(model.filter { !$0.value.isEmpty })
             acknowledged.store(commit + 1, ordering: .relaxed)
+            if commit % 17 == 16 { try file.checkpoint() }
             // A snapshot held across many commits keeps its pages from being reused.
             if commit % 40 == 5 { held = try file.snapshot() }
             if commit % 40 == 30 { held?.close(); held = nil }
         }
         held?.close()
         fs.setOperationHook(nil)
+        summary0.checkpoints = Int(file.checkpointNumber) - 1
         file.close()
 
-        var summary = Summary()
+        var summary = summary0
         let all = points.withLock { $0 }
         summary.syncPoints = all.filter(\.atSync).count
         summary.randomPoints = all.count - summary.syncPoints

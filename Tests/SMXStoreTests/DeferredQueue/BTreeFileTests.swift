@@ -214,13 +214,12 @@ import SMXTestSupport
 }
 
 @Suite struct BTreeFileFaultTests {
-    @Test(arguments: [0, 1])
-    func eioOnACommitSyncFailsItKeepsReadersOnThePreviousStateAndRefusesWritesUntilReopened(whichSync: Int) throws {
+    /// The commit's one sync is its journal record's.
+    @Test func eioOnTheJournalSyncFailsTheCommitKeepsReadersOnThePreviousStateAndRefusesWritesUntilReopened() throws {
         let fs = SimulatedFileSystem()
         let file = try BTreeFile.open(fileSystem: fs, configuration: BTreeFileTests.configuration())
         try file.write { txn in for i in 0..<300 { try txn.put(Array("k\(i)".utf8), Array("v\(i)".utf8), in: "t") } }
-        // whichSync 0: the data pages' sync fails; 1: the meta page's.
-        fs.injectFault(FaultRule(kinds: [.sync], errno: EIO, after: whichSync, times: 1))
+        fs.injectFault(FaultRule(kinds: [.sync], errno: EIO, times: 1))
         #expect(throws: StoreError.self) {
             try file.write { txn in for i in 0..<300 { try txn.put(Array("k\(i)".utf8), Array("changed".utf8), in: "t") } }
         }
@@ -233,12 +232,44 @@ import SMXTestSupport
         } catch let error as StoreError {
             #expect(error.code == .poisoned)
         }
+        #expect(throws: StoreError.self) { try file.checkpoint() }
         file.close()
         let reopened = try BTreeFile.open(fileSystem: fs.crash(mode: .dropAllUnsynced, seed: 1), configuration: BTreeFileTests.configuration())
         defer { reopened.close() }
         #expect(reopened.verify().isClean)
         let view = try reopened.snapshot()
         #expect(try view.get(Array("k7".utf8), in: "t") == Array("v7".utf8))
+        view.close()
+        try reopened.write { txn in try txn.put([1], [1], in: "t") }
+    }
+
+    /// A checkpoint's page sync (0) or meta sync (1) fails: the commits it was writing
+    /// stay committed (the journal holds them), the file refuses writes, and a reopen
+    /// after a crash replays them.
+    @Test(arguments: [0, 1])
+    func eioOnACheckpointSyncKeepsTheCommitsAndRefusesWritesUntilReopened(whichSync: Int) throws {
+        let fs = SimulatedFileSystem()
+        let file = try BTreeFile.open(fileSystem: fs, configuration: BTreeFileTests.configuration())
+        try file.write { txn in for i in 0..<300 { try txn.put(Array("k\(i)".utf8), Array("v\(i)".utf8), in: "t") } }
+        try file.write { txn in for i in 0..<300 { try txn.put(Array("k\(i)".utf8), Array("changed".utf8), in: "t") } }
+        fs.injectFault(FaultRule(kinds: [.sync], errno: EIO, after: whichSync, times: 1))
+        #expect(throws: StoreError.self) { try file.checkpoint() }
+        let snapshot = try file.snapshot()
+        #expect(try snapshot.get(Array("k7".utf8), in: "t") == Array("changed".utf8))
+        snapshot.close()
+        do {
+            try file.write { txn in try txn.put([1], [1], in: "t") }
+            Issue.record("a poisoned file took a write")
+        } catch let error as StoreError {
+            #expect(error.code == .poisoned)
+        }
+        file.close()
+        let reopened = try BTreeFile.open(fileSystem: fs.crash(mode: .dropAllUnsynced, seed: 1), configuration: BTreeFileTests.configuration())
+        defer { reopened.close() }
+        #expect(reopened.verify().isClean)
+        let view = try reopened.snapshot()
+        #expect(try view.get(Array("k7".utf8), in: "t") == Array("changed".utf8))
+        #expect(try view.count("t") == 300)
         view.close()
         try reopened.write { txn in try txn.put([1], [1], in: "t") }
     }
