@@ -1,7 +1,7 @@
 import SMXStore
 
-/// The deferred queue file's fuzz targets: single pages, meta pages, and whole files that
-/// are opened, verified and read. As in ``FuzzHarness``, every contract is a
+/// The deferred queue file's fuzz targets: single pages, meta pages, whole files that are
+/// opened, verified and read, and journals replayed onto a file. As in ``FuzzHarness``, every contract is a
 /// `precondition`; as in the content store's targets, each input is also tried with its
 /// checksums recomputed so that mutations reach the checks behind them.
 extension FuzzHarness {
@@ -11,6 +11,10 @@ extension FuzzHarness {
 
     public static func btreeFile(_ input: UnsafeRawBufferPointer) {
         btreeFile(Array(input.prefix(maxInput)))
+    }
+
+    public static func btreeJournal(_ input: UnsafeRawBufferPointer) {
+        btreeJournal(Array(input.prefix(maxInput)))
     }
 
     static let btreePageSize = 4096
@@ -59,14 +63,20 @@ extension FuzzHarness {
         openAndRead(fixingBTreeChecksums(data))
     }
 
-    static func openAndRead(_ data: [UInt8]) {
+    static let btreeConfiguration = BTreeFile.Configuration(queueID: FuzzSeeds.queueID, path: "/q/defedb/queue.db")
+
+    /// Opens `file` with `journal` beside it (an empty journal continuing the newest meta
+    /// page that decodes, when nil) and reads everything.
+    static func openAndRead(_ data: [UInt8], journal: [UInt8]? = nil) {
         let fs = SimulatedFileSystem()
-        let configuration = BTreeFile.Configuration(queueID: FuzzSeeds.queueID, path: "/q/defedb/queue.db")
+        let configuration = btreeConfiguration
         do {
             try fs.createDirectory("/q/defedb", intermediate: true)
-            let handle = try fs.openFile(configuration.path, mode: .createNew)
-            try handle.write(data, at: 0)
-            try handle.close()
+            for (path, bytes) in [(configuration.path, data), (BTreeJournal.path(for: configuration.path), journal ?? emptyJournal(for: data))] {
+                let handle = try fs.openFile(path, mode: .createNew)
+                try handle.write(bytes, at: 0)
+                try handle.close()
+            }
         } catch {
             preconditionFailure("simulated file system: \(error)")
         }
@@ -102,6 +112,50 @@ extension FuzzHarness {
                 preconditionFailure("a verified file fails to read: \(error)")
             }
         }
+    }
+
+    /// A journal with no commits for the meta page of `file` with the highest checkpoint
+    /// number that decodes (for generation 1 at transaction 0 when none does).
+    static func emptyJournal(for file: [UInt8]) -> [UInt8] {
+        var newest: MetaPage?
+        for slot in 0..<2 where file.count >= slot * btreePageSize + MetaPage.coveredBytes {
+            let bytes = Array(file[(slot * btreePageSize)..<min(file.count, (slot + 1) * btreePageSize)])
+            if let meta = MetaPage.decode(bytes, slot: slot), meta.checkpoint >= newest?.checkpoint ?? 0 { newest = meta }
+        }
+        return FileHeader(
+            kind: .deferredQueueJournal, queueID: FuzzSeeds.queueID, segmentNumber: newest?.checkpoint ?? 1,
+            baseSequence: newest?.txid ?? 0, createdMicros: 1_700_000_000_000_000
+        ).encode()
+    }
+
+    /// The input is a journal for ``FuzzSeeds/btreeJournalBase`` (a new, empty file at
+    /// checkpoint 1): opened as given and with the header's and every frame's checksum
+    /// recomputed. When the open succeeds, the replayed state must verify and read.
+    public static func btreeJournal(_ data: [UInt8]) {
+        let base = FuzzSeeds.btreeJournalBase
+        openAndRead(base, journal: data)
+        openAndRead(base, journal: fixingJournalChecksums(data))
+    }
+
+    /// Recomputes the file header's checksum and, following the frames' length fields,
+    /// every frame checksum (seeded with the header's generation).
+    static func fixingJournalChecksums(_ data: [UInt8]) -> [UInt8] {
+        let headerSize = FormatConstants.fileHeaderSize
+        guard data.count >= headerSize else { return data }
+        var bytes = data
+        let sum = Checksum.xxh3(bytes[0..<56])
+        bytes.withUnsafeMutableBytes { LittleEndian.store(sum, $0, 56) }
+        let generation = bytes.withUnsafeBytes { LittleEndian.u64($0, 32) }
+        var offset = headerSize
+        while offset + FormatConstants.recordHeaderSize <= bytes.count {
+            let length = Int(bytes.withUnsafeBytes { LittleEndian.u32($0, offset + 8) })
+            let end = offset + FormatConstants.recordHeaderSize + length
+            guard length > 0, end <= bytes.count else { break }
+            let frameSum = Checksum.xxh3(bytes[(offset + 8)..<end], seed: generation)
+            bytes.withUnsafeMutableBytes { LittleEndian.store(frameSum, $0, offset) }
+            offset = FormatConstants.aligned(end)
+        }
+        return bytes
     }
 
     /// Recomputes both meta checksums and, for every 4 KiB page from 2 on, the page checksum.

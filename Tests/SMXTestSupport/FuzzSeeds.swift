@@ -23,6 +23,7 @@ public enum FuzzSeeds {
             ("FuzzReleaseJournal", releaseJournal()),
             ("FuzzBTreePage", btreePage()),
             ("FuzzBTreeFile", btreeFile()),
+            ("FuzzBTreeJournal", btreeJournal()),
         ]
     }
 
@@ -38,6 +39,7 @@ public enum FuzzSeeds {
         case "FuzzReleaseJournal": FuzzHarness.releaseJournal
         case "FuzzBTreePage": FuzzHarness.btreePage
         case "FuzzBTreeFile": FuzzHarness.btreeFile
+        case "FuzzBTreeJournal": FuzzHarness.btreeJournal
         default: nil
         }
     }

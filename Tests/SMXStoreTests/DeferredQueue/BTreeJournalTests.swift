@@ -1,0 +1,157 @@
+import Testing
+import SMXStore
+import SMXTestSupport
+
+/// The B+tree file's redo journal: what an open does with a torn last commit, damage
+/// before a later commit, commits spanning frames, and what a read-only open sees.
+@Suite struct BTreeJournalTests {
+    /// Checkpoints only when asked: every commit stays in the journal.
+    static func configuration() -> BTreeFile.Configuration {
+        var c = BTreeFileTests.configuration()
+        c.checkpointJournalBytes = 1 << 30
+        c.checkpointPages = 1 << 30
+        return c
+    }
+
+    static let journalPath = BTreeJournal.path(for: "/q/defedb/queue.db")
+
+    /// Offsets of the commit frames in a journal image.
+    static func frameOffsets(_ bytes: [UInt8], generation: UInt64) -> [Int] {
+        var offsets: [Int] = []
+        var offset = 64
+        bytes.withUnsafeBytes { p in
+            while case .record(let frame) = RecordFrame.decode(p, at: offset, seed: generation) {
+                offsets.append(offset)
+                offset = frame.nextOffset
+            }
+        }
+        return offsets
+    }
+
+    /// Three commits, synced, never checkpointed: the file system after a crash.
+    static func threeCommits() throws -> SimulatedFileSystem {
+        let fs = SimulatedFileSystem()
+        let file = try BTreeFile.open(fileSystem: fs, configuration: configuration())
+        for commit in 0..<3 {
+            try file.write { txn in
+                for i in 0..<50 { try txn.put(Array("c\(commit)-\(i)".utf8), Array(repeating: UInt8(commit), count: 40), in: "t") }
+            }
+        }
+        #expect(file.checkpointNumber == 1)
+        return fs.crash(mode: .dropAllUnsynced, seed: 7)
+    }
+
+    @Test func commitsSinceTheCheckpointAreReplayedAtOpen() throws {
+        let fs = try Self.threeCommits()
+        let file = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+        defer { file.close() }
+        #expect(file.verify().isClean)
+        let snapshot = try file.snapshot()
+        #expect(try snapshot.count("t") == 150)
+        #expect(try snapshot.get(Array("c2-49".utf8), in: "t") == Array(repeating: 2, count: 40))
+        snapshot.close()
+        // The open checkpointed what it replayed and started a fresh journal.
+        #expect(file.checkpointNumber == 2)
+        #expect(Self.frameOffsets(fs.currentContents(Self.journalPath)!, generation: 2).isEmpty)
+    }
+
+    @Test func aTornLastCommitIsDroppedAndTheOthersReplay() throws {
+        let fs = try Self.threeCommits()
+        let journal = fs.currentContents(Self.journalPath)!
+        let offsets = Self.frameOffsets(journal, generation: 1)
+        #expect(offsets.count == 3)
+        fs.overwriteDurably(Self.journalPath, at: offsets[2] + 100, with: Array(repeating: 0xA5, count: 64))
+        let file = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+        defer { file.close() }
+        #expect(file.verify().isClean)
+        let snapshot = try file.snapshot()
+        #expect(try snapshot.count("t") == 100)
+        #expect(try snapshot.get(Array("c2-0".utf8), in: "t") == nil)
+        snapshot.close()
+        try file.write { txn in try txn.put([1], [1], in: "t") }
+    }
+
+    @Test func damageBeforeALaterCommitRefusesToOpenAndNamesTheJournal() throws {
+        let fs = try Self.threeCommits()
+        let journal = fs.currentContents(Self.journalPath)!
+        let offsets = Self.frameOffsets(journal, generation: 1)
+        fs.overwriteDurably(Self.journalPath, at: offsets[1] + 40, with: [journal[offsets[1] + 40] ^ 0x01])
+        do {
+            _ = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+            Issue.record("opened a journal missing an acknowledged commit")
+        } catch let error as StoreError {
+            #expect(error.code == .corrupted)
+            #expect(error.path == Self.journalPath)
+            #expect(error.message.contains("commit 3"), "\(error.message)")
+        }
+    }
+
+    @Test func aMissingJournalIsAnError() throws {
+        let fs = try Self.threeCommits()
+        try fs.removeFile(Self.journalPath)
+        #expect(throws: StoreError.self) { _ = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration()) }
+    }
+
+    @Test func aCommitLargerThanOneFrameSpansSeveral() throws {
+        let fs = SimulatedFileSystem()
+        let file = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+        let big = (0..<3).map { i in Array(repeating: UInt8(i + 1), count: 3 << 20) }
+        try file.write { txn in
+            for (i, value) in big.enumerated() { try txn.put([UInt8(i)], value, in: "large") }
+        }
+        #expect(Self.frameOffsets(fs.currentContents(Self.journalPath)!, generation: 1).count == 3)
+        let crashed = fs.crash(mode: .dropAllUnsynced, seed: 3)
+        let reopened = try BTreeFile.open(fileSystem: crashed, configuration: Self.configuration())
+        defer { reopened.close() }
+        #expect(reopened.verify().isClean)
+        let snapshot = try reopened.snapshot()
+        for (i, value) in big.enumerated() { #expect(try snapshot.get([UInt8(i)], in: "large") == value) }
+        snapshot.close()
+        #expect(throws: StoreError.self) {
+            try reopened.write { txn in try txn.put([9], Array(repeating: 0, count: BTreeJournal.maxValueSize + 1), in: "large") }
+        }
+    }
+
+    @Test func aReadOnlyOpenSeesTheLastCommitAndTakesNoWrites() throws {
+        let fs = SimulatedFileSystem()
+        let writer = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+        defer { writer.close() }
+        try writer.write { txn in for i in 0..<200 { try txn.put(Array("k\(i)".utf8), [1], in: "t") } }
+        try writer.checkpoint()
+        try writer.write { txn in
+            for i in 0..<100 { try txn.delete(Array("k\(i)".utf8), in: "t") }
+            try txn.put(Array("new".utf8), [2], in: "t")
+        }
+        var configuration = Self.configuration()
+        configuration.readOnly = true
+        let reader = try BTreeFile.open(fileSystem: fs, configuration: configuration)
+        defer { reader.close() }
+        let snapshot = try reader.snapshot()
+        #expect(try snapshot.count("t") == 101)
+        #expect(try snapshot.get(Array("new".utf8), in: "t") == [2])
+        #expect(try snapshot.get(Array("k5".utf8), in: "t") == nil)
+        snapshot.close()
+        #expect(throws: StoreError.self) { try reader.write { txn in try txn.put([1], [1], in: "t") } }
+        #expect(throws: StoreError.self) { try reader.checkpoint() }
+    }
+
+    @Test func operationsRoundTripAndHostilePayloadsAreErrors() throws {
+        var writer = ByteWriter()
+        writer.u8(1)
+        writer.lengthPrefixed(Array("tree".utf8))
+        writer.lengthPrefixed([1, 2, 3])
+        writer.lengthPrefixed([4, 5])
+        writer.u8(2)
+        writer.lengthPrefixed(Array("other".utf8))
+        writer.lengthPrefixed([9])
+        let operations = try BTreeJournal.decodeOperations(writer.bytes[...])
+        #expect(operations == [.put(tree: "tree", key: [1, 2, 3], value: [4, 5]), .delete(tree: "other", key: [9])])
+        // Every prefix but the whole and the first operation's end is truncated.
+        for cut in 1..<writer.bytes.count where cut != 13 {
+            #expect(throws: StoreError.self, "cut at \(cut)") { try BTreeJournal.decodeOperations(writer.bytes[..<cut]) }
+        }
+        #expect(throws: StoreError.self) { try BTreeJournal.decodeOperations([3, 1, 0x41, 0][...]) }
+        #expect(throws: StoreError.self) { try BTreeJournal.decodeOperations([2, 0, 0][...]) }
+        #expect(throws: StoreError.self) { try BTreeJournal.decodeOperations([2, 1, 0xFF, 0][...]) }
+    }
+}
