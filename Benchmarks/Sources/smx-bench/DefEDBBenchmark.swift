@@ -161,6 +161,7 @@ struct DefEDBSuite {
             try await target.insert(batch: batch)
             result.inserted += batch.count
         }
+        try await target.finishPhase()
         result.insertNanos = monotonicNanos() - start
         progress("\(name) insert: \(result.inserted) in \(fixed(Double(result.insertNanos) / 1e9, 2)) s, \(fixed(result.insertPerSecond, 0))/s, \(fixed(Double(processWriteBytes() - written) / Double(result.inserted), 0)) bytes written per recipient")
         written = processWriteBytes()
@@ -170,6 +171,7 @@ struct DefEDBSuite {
             try await target.reschedule(batch: batch)
             result.rescheduled += batch.count
         }
+        try await target.finishPhase()
         result.rescheduleNanos = monotonicNanos() - start
         result.fileBytes = try await target.fileBytes()
         progress(
@@ -225,6 +227,7 @@ struct DefEDBSuite {
             try await target.delete(batch: batch)
             result.deleted += batch.count
         }
+        try await target.finishPhase()
         result.deleteNanos = monotonicNanos() - start
         let left = try await target.scanDue(after: nil, now: UInt64(Int64.max), limit: 1)
         let found = try await target.lookup(workload.lookupKeys.prefix(100))

@@ -106,6 +106,10 @@ protocol DeferredQueueBenchTarget: AnyObject, Sendable {
     func lookup(_ keys: ArraySlice<RecipientKey>) async throws -> LookupTotals
     /// Deletes records and their index entries (the entries name both); one durable commit.
     func delete(batch: ArraySlice<NextTryKey>) async throws
+    /// Ends a write phase, inside its timing: work the engine defers past its durable
+    /// commits (smx's checkpoint of pages whose commits are in its journal) is done here,
+    /// so each phase pays for what it wrote. Engines that defer nothing do nothing.
+    func finishPhase() async throws
     /// Bytes of every file the engine keeps, as they are now (logs and WAL included).
     func fileBytes() async throws -> Int
     /// Closes the engine; no other call follows.

@@ -153,6 +153,9 @@ actor LMDBTarget: DeferredQueueBenchTarget {
         }
     }
 
+    /// LMDB writes its pages at every commit: nothing is deferred.
+    func finishPhase() {}
+
     func fileBytes() -> Int { directoryFileBytes(directory) }
 
     func close() {

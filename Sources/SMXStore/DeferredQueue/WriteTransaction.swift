@@ -204,7 +204,7 @@ public final class WriteTransaction: PageReader {
         meta.txid = txid
         meta.catalogRoot = catalogRoot
         meta.pageCount = pageCount
-        return (meta, Array(dirty.values), freeList())
+        return (meta, Array(dirty.values), freeList(sorted: false))
     }
 
     /// For a checkpoint (a transaction with no changes of its own): frees the previous
@@ -226,7 +226,7 @@ public final class WriteTransaction: PageReader {
         let upperBound = reusable.count + held.count + freed.count + recycled.count
         let chainLength = (upperBound + perPage - 1) / perPage
         let chain = (0..<chainLength).map { _ in allocatePage(kind: .freelist) }
-        let free = freeList()
+        let free = freeList(sorted: true)
         for (i, number) in chain.enumerated() {
             let slice = free[min(free.count, i * perPage)..<min(free.count, (i + 1) * perPage)]
             FreelistPage.fill(&dirty[number]!, entries: slice, next: i + 1 < chain.count ? chain[i + 1] : 0)
@@ -255,14 +255,15 @@ public final class WriteTransaction: PageReader {
         }
     }
 
-    /// Every free page after this transaction, by page number. A page freed here is
-    /// unwritten when no checkpoint wrote it (it was committed since the last one).
-    private func freeList() -> [FreePage] {
+    /// Every free page after this transaction (by page number when `sorted`, for the
+    /// chain a checkpoint writes). A page freed here is unwritten when no checkpoint wrote
+    /// it (it was committed since the last one).
+    private func freeList(sorted: Bool) -> [FreePage] {
         var free = held
         free += reusable.map { FreePage(page: $0, freedAt: 0) }
         free += recycled.map { FreePage(page: $0, freedAt: 0) }
         free += freed.map { FreePage(page: $0, freedAt: txid, unwritten: store.isPending($0)) }
-        free.sort { $0.page < $1.page }
+        if sorted { free.sort { $0.page < $1.page } }
         return free
     }
 }
