@@ -52,20 +52,28 @@ public final class BTreeFile: @unchecked Sendable {
     /// Catalog entries of the newest commit (`catalogTxid`), shared by its snapshots.
     private var catalogCache: [String: (root: UInt64, count: UInt64)] = [:]
     private var catalogTxid: UInt64 = .max
+    /// Readers in other processes (ReaderTable.swift): the writer's holds the writer lock.
+    let readerTable: ReaderTable
 
     public var pageSize: Int { store.pageSize }
 
-    private init(configuration: Configuration, fileSystem: any FileSystem, store: PageStore, meta: MetaPage, free: [FreePage], logger: Logger) {
+    private init(configuration: Configuration, fileSystem: any FileSystem, store: PageStore, meta: MetaPage, free: [FreePage], readerTable: ReaderTable, logger: Logger) {
         self.configuration = configuration
         self.fileSystem = fileSystem
         self.store = store
         self.meta = meta
         self.free = free
+        self.readerTable = readerTable
         self.logger = logger
     }
 
     /// Opens the file, creating it (two meta pages for transaction 0, synced, and its
     /// directory synced) when it does not exist and the open is not read-only.
+    ///
+    /// Also opens the reader table beside it (``ReaderTable/path(forQueueFile:)``, created
+    /// when missing). A writer takes the writer lock first and fails with
+    /// ``StoreError/Code/locked`` while another open of the file (in any process) writes it.
+    /// A read-only open needs no write access to the file, only to its reader table.
     public static func open(
         fileSystem: any FileSystem,
         configuration: Configuration,
@@ -76,10 +84,28 @@ public final class BTreeFile: @unchecked Sendable {
             throw StoreError(.invalidArgument, "page size \(pageSize) is not a power of two in 4096...65536")
         }
         let path = configuration.path
-        let exists = try fileSystem.itemType(path) == .file
-        if !exists {
+        if try fileSystem.itemType(path) != .file {
             guard !configuration.readOnly else { throw StoreError(.notFound, "no deferred queue file", path: path) }
             try fileSystem.createDirectoryDurably(Path.directory(of: path))
+        }
+        // The writer lock before anything touches the file.
+        let readerTable = try ReaderTable.open(
+            fileSystem: fileSystem, path: ReaderTable.path(forQueueFile: path), role: configuration.readOnly ? .reader : .writer)
+        do {
+            return try open(fileSystem: fileSystem, configuration: configuration, readerTable: readerTable, logger: logger)
+        } catch {
+            readerTable.close()
+            throw error
+        }
+    }
+
+    private static func open(
+        fileSystem: any FileSystem, configuration: Configuration, readerTable: ReaderTable, logger: Logger
+    ) throws -> BTreeFile {
+        let pageSize = configuration.pageSize
+        let path = configuration.path
+        if try fileSystem.itemType(path) != .file {
+            guard !configuration.readOnly else { throw StoreError(.notFound, "no deferred queue file", path: path) }
             let handle = try fileSystem.openFile(path, mode: .createNew)
             defer { try? handle.close() }
             let created = wallClockMicros()
@@ -99,7 +125,9 @@ public final class BTreeFile: @unchecked Sendable {
             let meta = try newestMeta(handle, configuration: configuration)
             let store = try PageStore(handle: handle, path: path, pageSize: meta.pageSize, growthPages: configuration.growthPages)
             let free = try readFreelist(meta, store: store)
-            return BTreeFile(configuration: configuration, fileSystem: fileSystem, store: store, meta: meta, free: free, logger: logger)
+            return BTreeFile(
+                configuration: configuration, fileSystem: fileSystem, store: store, meta: meta, free: free, readerTable: readerTable,
+                logger: logger)
         } catch {
             try? handle.close()
             throw error
@@ -240,8 +268,9 @@ public final class BTreeFile: @unchecked Sendable {
         }
     }
 
-    /// Stops taking transactions, after queued group commits are written. Open snapshots
-    /// keep working until they are closed; the descriptor goes with the last of them.
+    /// Stops taking transactions, after queued group commits are written, and releases the
+    /// writer lock. Open snapshots keep working until they are closed; the descriptor (and a
+    /// read-only file's reader table) goes with the last of them.
     public func close() {
         let committer = lock.withLock { groupCommitter }
         committer?.stop()
@@ -251,6 +280,7 @@ public final class BTreeFile: @unchecked Sendable {
         }
         guard wasOpen else { return }
         writerLock.withLock {}
+        readerTable.close()
     }
 
     // MARK: - Introspection
