@@ -191,13 +191,41 @@ public final class BTreeFile: @unchecked Sendable {
 
     /// The newest committed state, for as long as the snapshot is open. Close it (or let it
     /// go) so the pages it sees can be reused.
+    ///
+    /// Read-only: the newest state on disk now (the writer may be another process), pinned
+    /// in the reader table so that the writer keeps its pages (``ReaderTable/pin(_:)``).
     public func snapshot() throws -> Snapshot {
+        if configuration.readOnly { return try pinnedSnapshot() }
         let meta = try lock.withLock { () throws -> MetaPage in
             if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
             readers[self.meta.txid, default: 0] += 1
             return self.meta
         }
         return Snapshot(file: self, meta: meta)
+    }
+
+    /// A read-only file's snapshot: reads the newest meta page and publishes its txid in the
+    /// reader table until it is still the newest after publishing.
+    private func pinnedSnapshot() throws -> Snapshot {
+        try lock.withLock {
+            if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
+        }
+        var newest = currentMeta
+        let pin = try readerTable.pin {
+            newest = try Self.newestMeta(store.handle, configuration: configuration)
+            return newest.txid
+        }
+        lock.withLock {
+            if newest.txid != meta.txid {
+                // A cached page may be one the writer reused since the last pinned state.
+                // Pages cached while a pin covered them stay right for every snapshot that
+                // reaches them; only pages of states no longer pinned can have changed.
+                store.dropCache()
+                meta = newest
+            }
+            readers[newest.txid, default: 0] += 1
+        }
+        return Snapshot(file: self, meta: newest, pin: pin)
     }
 
     func release(_ snapshot: Snapshot) {
@@ -312,13 +340,16 @@ public final class BTreeFile: @unchecked Sendable {
 public final class Snapshot: PageReader, @unchecked Sendable {
     let file: BTreeFile
     let meta: MetaPage
+    /// A read-only file's slot in the reader table.
+    let pin: ReaderPin?
     private let lock = SimpleLock()
     private var open = true
     private var catalog: [String: (root: UInt64, count: UInt64)] = [:]
 
-    init(file: BTreeFile, meta: MetaPage) {
+    init(file: BTreeFile, meta: MetaPage, pin: ReaderPin? = nil) {
         self.file = file
         self.meta = meta
+        self.pin = pin
     }
 
     deinit { close() }
@@ -332,7 +363,10 @@ public final class Snapshot: PageReader, @unchecked Sendable {
             defer { open = false }
             return open
         }
-        if was { file.release(self) }
+        if was {
+            file.release(self)
+            pin?.release()
+        }
     }
 
     func page(_ number: UInt64) throws -> Page {
