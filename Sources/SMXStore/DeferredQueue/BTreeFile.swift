@@ -256,7 +256,9 @@ public final class BTreeFile: @unchecked Sendable {
             }
             return (self.meta, self.free, readers.keys.min())
         }
-        let transaction = WriteTransaction(file: self, store: store, base: base, free: free, oldestReader: oldest)
+        // Readers in other processes: read after `base` is on disk (ReaderTable.pin(_:)).
+        let oldestReader = [oldest, try readerTable.oldestReader()].compactMap { $0 }.min()
+        let transaction = WriteTransaction(file: self, store: store, base: base, free: free, oldestReader: oldestReader)
         let result = try body(transaction)
         transaction.finished = true
         guard !transaction.dirty.isEmpty || transaction.trees.values.contains(where: \.changed) else { return result }
