@@ -16,7 +16,10 @@ import Logging
 ///
 /// **Readers.** ``snapshot()`` pins the newest committed state; any number may be open
 /// while the writer commits. In-process snapshots are accounted for by transaction id.
-/// (Readers in other processes: see `docs/format/defedb.md`.)
+/// Readers in other processes (a read-only open) publish the transaction they read in the
+/// reader table beside the file, which the writer reads before each transaction; the writer
+/// lock there allows one writer per file (``ReaderTable``; `docs/format/defedb.md`,
+/// "Readers in other processes").
 ///
 /// **Writers.** One write transaction at a time (``write(_:)`` serialises them). A failed
 /// write or sync poisons the file until it is reopened (rule 6).
