@@ -83,5 +83,12 @@ final class ReadFaultFileHandle: FileHandle, @unchecked Sendable {
     func fullSync() throws { try base.fullSync() }
     func allocate(offset: Int, length: Int) throws { try base.allocate(offset: offset, length: length) }
     func truncate(to size: Int) throws { try base.truncate(to: size) }
+    func tryLockRange(offset: Int, length: Int, kind: RangeLockKind) throws -> Bool {
+        try base.tryLockRange(offset: offset, length: length, kind: kind)
+    }
+    func unlockRange(offset: Int, length: Int) throws { try base.unlockRange(offset: offset, length: length) }
+    func isRangeLockedByOthers(offset: Int, length: Int, kind: RangeLockKind) throws -> Bool {
+        try base.isRangeLockedByOthers(offset: offset, length: length, kind: kind)
+    }
     func close() throws { try base.close() }
 }

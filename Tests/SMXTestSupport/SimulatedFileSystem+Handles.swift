@@ -73,19 +73,61 @@ final class SimulatedFileHandle: FileHandle {
         }
     }
 
-    /// Releases the handle. A second close throws ``StoreError/Code/closed``; after a power
-    /// off the handle is released and the call throws the power-loss error.
+    /// Open-file-description lock semantics per handle (two handles on one file conflict,
+    /// also in one process). Not an operation: not counted, hooked or faulted. Fails with
+    /// the power-loss error after ``SimulatedFileSystem/powerOff()``; EBADF for an exclusive
+    /// lock through a read-only handle.
+    func tryLockRange(offset: Int, length: Int, kind: RangeLockKind) throws -> Bool {
+        let end = try rangeEnd("fcntl(F_OFD_SETLK)", offset: offset, length: length)
+        return try access { state, handle in
+            if kind == .exclusive && handle.readOnly {
+                throw StoreError.syscall("fcntl(F_OFD_SETLK)", errno: EBADF, path: self.path)
+            }
+            return state.setRangeLock(inode: handle.inode, handle: self.id, start: offset, end: end, exclusive: kind == .exclusive)
+        }
+    }
+
+    /// Releases this handle's locks in the range; works after a power off too (a dead
+    /// process's locks go away whatever the disk does).
+    func unlockRange(offset: Int, length: Int) throws {
+        let end = try rangeEnd("fcntl(F_OFD_SETLK)", offset: offset, length: length)
+        try fileSystem.state.withLock { state in
+            let handle = try state.openHandle(id, path: path)
+            state.removeRangeLocks(inode: handle.inode, handle: id, start: offset, end: end)
+        }
+    }
+
+    func isRangeLockedByOthers(offset: Int, length: Int, kind: RangeLockKind) throws -> Bool {
+        let end = try rangeEnd("fcntl(F_OFD_GETLK)", offset: offset, length: length)
+        return try access { state, handle in
+            state.rangeLockConflicts(inode: handle.inode, handle: self.id, start: offset, end: end, exclusive: kind == .exclusive)
+        }
+    }
+
+    /// Releases the handle and its byte-range locks (as the kernel does when a process
+    /// dies). A second close throws ``StoreError/Code/closed``; after a power off the
+    /// handle is released and the call throws the power-loss error.
     func close() throws {
         try fileSystem.state.withLock { state in
             guard let handle = state.handles.removeValue(forKey: id) else {
                 throw SimulatedState.closedHandle(path)
             }
+            state.removeRangeLocks(inode: handle.inode, handle: id, start: 0, end: Int.max)
             state.changeOpenCount(of: handle.inode, by: -1)
             if state.poweredOff { throw SimulatedState.powerLoss(path) }
         }
     }
 
     // MARK: Helpers
+
+    /// The end of `[offset, offset + length)`, `Int.max` for length 0; EINVAL for a
+    /// negative or overflowing range (as `fcntl`).
+    private func rangeEnd(_ syscall: String, offset: Int, length: Int) throws -> Int {
+        guard offset >= 0, length >= 0, offset <= Int.max - length else {
+            throw StoreError(.invalidArgument, "\(syscall): bad range at \(offset) of length \(length)", path: path, errno: EINVAL)
+        }
+        return length == 0 ? Int.max : offset + length
+    }
 
     private func syncFile(_ kind: SimulatedOperationKind, syscall: String) throws {
         try perform(

@@ -33,6 +33,11 @@ import Darwin
 /// **Faults**: ``injectFault(_:)`` fails chosen operations with EIO, ENOSPC or any errno;
 /// ``capacityBytes`` bounds the total file size; ``powerOff()`` makes everything fail.
 ///
+/// **Locks**: ``lockFile(_:)`` is per inode (as `flock`); the byte-range locks of
+/// ``FileHandle/tryLockRange(offset:length:kind:)`` belong to one open handle (as Linux
+/// open-file-description locks), so two handles on one file stand for two processes.
+/// Closing a handle releases its locks, as a process's death does; a crash image has none.
+///
 /// **Counting and hooks**: every mutating operation (see ``SimulatedOperationKind``) gets
 /// an index, is reported to the operation hook before it runs, then faces the fault rules,
 /// then runs. Paths are strings with `/` separators; relative paths are taken from `/`.

@@ -10,6 +10,15 @@ struct OpenHandle: Sendable {
     var readOnly: Bool
 }
 
+/// A byte-range lock held by an open handle: `[start, end)`, `end` `Int.max` for "to the
+/// end of the file, however far it grows".
+struct RangeLock: Sendable, Equatable {
+    var handle: Int
+    var start: Int
+    var end: Int
+    var exclusive: Bool
+}
+
 /// Everything a ``SimulatedFileSystem`` holds, guarded by its one mutex. The methods here
 /// run with the lock held; they validate first and change nothing when they throw.
 struct SimulatedState: Sendable {
@@ -30,6 +39,8 @@ struct SimulatedState: Sendable {
     var nextHandleID = 1
     /// Held locks: inode number -> lock id.
     var locks: [Int: Int] = [:]
+    /// Byte-range locks of open handles, by inode (see ``RangeLock``).
+    var rangeLocks: [Int: [RangeLock]] = [:]
     var nextLockID = 1
     /// Inodes that are neither named nor open; dropped once no durable entry or pending
     /// directory operation can bring them back in a crash.
@@ -140,6 +151,40 @@ struct SimulatedState: Sendable {
     func openHandle(_ id: Int, path: String) throws -> OpenHandle {
         guard let handle = handles[id] else { throw Self.closedHandle(path) }
         return handle
+    }
+
+    // MARK: Byte-range locks
+
+    /// Whether a handle other than `handle` holds a lock on `inode` overlapping
+    /// `[start, end)` that conflicts with a lock of the given kind.
+    func rangeLockConflicts(inode: Int, handle: Int, start: Int, end: Int, exclusive: Bool) -> Bool {
+        rangeLocks[inode]?.contains { lock in
+            lock.handle != handle && lock.start < end && start < lock.end && (lock.exclusive || exclusive)
+        } ?? false
+    }
+
+    /// Drops `handle`'s locks on `inode` inside `[start, end)`, keeping the parts outside.
+    mutating func removeRangeLocks(inode: Int, handle: Int, start: Int, end: Int) {
+        guard let held = rangeLocks[inode] else { return }
+        var kept: [RangeLock] = []
+        for lock in held {
+            guard lock.handle == handle, lock.start < end, start < lock.end else {
+                kept.append(lock)
+                continue
+            }
+            if lock.start < start { kept.append(RangeLock(handle: handle, start: lock.start, end: start, exclusive: lock.exclusive)) }
+            if end < lock.end { kept.append(RangeLock(handle: handle, start: end, end: lock.end, exclusive: lock.exclusive)) }
+        }
+        rangeLocks[inode] = kept.isEmpty ? nil : kept
+    }
+
+    /// `F_OFD_SETLK`: on a conflict false and nothing changes; else `handle`'s own locks in
+    /// the range are replaced by the new one.
+    mutating func setRangeLock(inode: Int, handle: Int, start: Int, end: Int, exclusive: Bool) -> Bool {
+        if rangeLockConflicts(inode: inode, handle: handle, start: start, end: end, exclusive: exclusive) { return false }
+        removeRangeLocks(inode: inode, handle: handle, start: start, end: end)
+        rangeLocks[inode, default: []].append(RangeLock(handle: handle, start: start, end: end, exclusive: exclusive))
+        return true
     }
 
     // MARK: Directories

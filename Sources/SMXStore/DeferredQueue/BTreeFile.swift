@@ -20,7 +20,10 @@ import Logging
 ///
 /// **Readers.** ``snapshot()`` pins the newest committed state; any number may be open
 /// while the writer commits. In-process snapshots are accounted for by transaction id.
-/// (Readers in other processes: see `docs/format/defedb.md`.)
+/// Readers in other processes (a read-only open) publish the transaction they read in the
+/// reader table beside the file, which the writer reads before each transaction; the writer
+/// lock there allows one writer per file (``ReaderTable``; `docs/format/defedb.md`,
+/// "Readers in other processes").
 ///
 /// **Writers.** One write transaction at a time (``write(_:)`` serialises them). A failed
 /// write or sync poisons the file until it is reopened (rule 6).
@@ -67,21 +70,36 @@ public final class BTreeFile: @unchecked Sendable {
     /// Catalog entries of the newest commit (`catalogTxid`), shared by its snapshots.
     private var catalogCache: [String: (root: UInt64, count: UInt64)] = [:]
     private var catalogTxid: UInt64 = .max
+    /// Readers in other processes (ReaderTable.swift): the writer's holds the writer lock.
+    let readerTable: ReaderTable
+    /// A read-only file's pin of the checkpoint it reads, in the reader table: held from
+    /// the open until it is closed and its last snapshot is.
+    private let pin: ReaderPin?
 
     public var pageSize: Int { store.pageSize }
 
-    private init(configuration: Configuration, fileSystem: any FileSystem, store: PageStore, meta: MetaPage, free: [FreePage], logger: Logger) {
+    private init(
+        configuration: Configuration, fileSystem: any FileSystem, store: PageStore, meta: MetaPage, free: [FreePage],
+        readerTable: ReaderTable, pin: ReaderPin?, logger: Logger
+    ) {
         self.configuration = configuration
+        self.pin = pin
         self.fileSystem = fileSystem
         self.store = store
         self.meta = meta
         self.durable = meta
         self.free = free
+        self.readerTable = readerTable
         self.logger = logger
     }
 
     /// Opens the file, creating it (two meta pages for transaction 0, synced, and its
     /// directory synced) when it does not exist and the open is not read-only.
+    ///
+    /// Also opens the reader table beside it (``ReaderTable/path(forQueueFile:)``, created
+    /// when missing). A writer takes the writer lock first and fails with
+    /// ``StoreError/Code/locked`` while another open of the file (in any process) writes it.
+    /// A read-only open needs no write access to the file, only to its reader table.
     public static func open(
         fileSystem: any FileSystem,
         configuration: Configuration,
@@ -92,32 +110,63 @@ public final class BTreeFile: @unchecked Sendable {
             throw StoreError(.invalidArgument, "page size \(pageSize) is not a power of two in 4096...65536")
         }
         let path = configuration.path
-        let exists = try fileSystem.itemType(path) == .file
-        if !exists {
+        if try fileSystem.itemType(path) != .file {
+            guard !configuration.readOnly else { throw StoreError(.notFound, "no deferred queue file", path: path) }
+            try fileSystem.createDirectoryDurably(Path.directory(of: path))
+        }
+        // The writer lock before anything touches the file.
+        let readerTable = try ReaderTable.open(
+            fileSystem: fileSystem, path: ReaderTable.path(forQueueFile: path), role: configuration.readOnly ? .reader : .writer)
+        do {
+            return try open(fileSystem: fileSystem, configuration: configuration, readerTable: readerTable, logger: logger)
+        } catch {
+            readerTable.close()
+            throw error
+        }
+    }
+
+    private static func open(
+        fileSystem: any FileSystem, configuration: Configuration, readerTable: ReaderTable, logger: Logger
+    ) throws -> BTreeFile {
+        let path = configuration.path
+        if try fileSystem.itemType(path) != .file {
             guard !configuration.readOnly else { throw StoreError(.notFound, "no deferred queue file", path: path) }
             try create(fileSystem: fileSystem, configuration: configuration)
         }
-        // A reader races the writer's checkpoints: the journal it opens must continue the
-        // meta it read. A checkpoint in between shows as a newer journal; read again.
+        // A reader races the writer's checkpoints. It pins the newest checkpoint in the
+        // reader table (so the writer keeps its pages) and reads the journal continuing it;
+        // a checkpoint in between shows as a newer journal: pin and read again.
         var attempts = 0
         while true {
             attempts += 1
             let handle = try fileSystem.openFile(path, mode: configuration.readOnly ? .readOnly : .existing)
+            var pin: ReaderPin?
             do {
-                let meta = try newestMeta(handle, configuration: configuration)
+                var meta = try newestMeta(handle, configuration: configuration)
+                if configuration.readOnly {
+                    pin = try readerTable.pin {
+                        meta = try newestMeta(handle, configuration: configuration)
+                        return meta.txid
+                    }
+                }
                 let store = try PageStore(handle: handle, path: path, pageSize: meta.pageSize, growthPages: configuration.growthPages)
                 let free = configuration.readOnly ? [] : try readFreelist(meta, store: store)
-                let file = BTreeFile(configuration: configuration, fileSystem: fileSystem, store: store, meta: meta, free: free, logger: logger)
+                let file = BTreeFile(
+                    configuration: configuration, fileSystem: fileSystem, store: store, meta: meta, free: free,
+                    readerTable: readerTable, pin: pin, logger: logger
+                )
                 switch try file.replayJournal() {
                 case .replayed:
                     return file
                 case .checkpointedMeanwhile where configuration.readOnly && attempts < 100:
+                    pin?.release()
                     try? handle.close()
                     continue
                 case .checkpointedMeanwhile:
                     throw StoreError(.corrupted, "the journal belongs to a newer checkpoint than any meta page", path: BTreeJournal.path(for: path))
                 }
             } catch {
+                pin?.release()
                 try? handle.close()
                 throw error
             }
@@ -292,6 +341,10 @@ public final class BTreeFile: @unchecked Sendable {
 
     /// The newest committed state, for as long as the snapshot is open. Close it (or let it
     /// go) so the pages it sees can be reused.
+    ///
+    /// Read-only: the state the open found (the newest checkpoint, pinned in the reader
+    /// table so that the writer keeps its pages, plus the journal's commits after it); open
+    /// again for a newer one.
     public func snapshot() throws -> Snapshot {
         let meta = try lock.withLock { () throws -> MetaPage in
             if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
@@ -312,10 +365,19 @@ public final class BTreeFile: @unchecked Sendable {
     }
 
     func release(_ snapshot: Snapshot) {
-        lock.withLock {
+        let last = lock.withLock { () -> Bool in
             let txid = snapshot.meta.txid
             if let n = readers[txid], n > 1 { readers[txid] = n - 1 } else { readers[txid] = nil }
+            return closed && readers.isEmpty
         }
+        if last { releaseReaderTable() }
+    }
+
+    /// After the close and the last snapshot: a read-only file's pin goes, and the reader
+    /// table closes (its file with the last pin).
+    private func releaseReaderTable() {
+        pin?.release()
+        readerTable.close()
     }
 
     /// Transaction id of the newest commit.
@@ -339,7 +401,11 @@ public final class BTreeFile: @unchecked Sendable {
             }
             return (self.meta, self.free, readers.keys.min(), durable.txid)
         }
-        let transaction = WriteTransaction(file: self, store: store, base: base, free: free, oldestReader: oldest, checkpointed: checkpointed)
+        // Readers in other processes: read after `checkpointed` is on disk (ReaderTable.pin(_:)).
+        let oldestReader = [oldest, try readerTable.oldestReader()].compactMap { $0 }.min()
+        let transaction = WriteTransaction(
+            file: self, store: store, base: base, free: free, oldestReader: oldestReader, checkpointed: checkpointed
+        )
         let result = try body(transaction)
         transaction.finished = true
         guard !transaction.dirty.isEmpty || transaction.trees.values.contains(where: \.changed) else { return result }
@@ -381,7 +447,10 @@ public final class BTreeFile: @unchecked Sendable {
     /// The checkpoint, with the writer lock held.
     private func checkpointLocked() throws {
         let (base, free, oldest, checkpointed) = lock.withLock { (meta, self.free, readers.keys.min(), durable.txid) }
-        let transaction = WriteTransaction(file: self, store: store, base: base, free: free, oldestReader: oldest, checkpointed: checkpointed)
+        let oldestReader = [oldest, try readerTable.oldestReader()].compactMap { $0 }.min()
+        let transaction = WriteTransaction(
+            file: self, store: store, base: base, free: free, oldestReader: oldestReader, checkpointed: checkpointed
+        )
         transaction.finished = true
         let (newMeta, pages, newFree) = try transaction.prepareCheckpoint()
         let newJournal: BTreeJournalWriter
@@ -442,10 +511,11 @@ public final class BTreeFile: @unchecked Sendable {
         }
     }
 
-    /// Stops taking transactions, after queued group commits are written, and runs a
+    /// Stops taking transactions, after queued group commits are written, runs a
     /// checkpoint when commits are waiting for one (so the next open replays nothing; if
-    /// it fails, the journal still holds them). Open snapshots keep working until they
-    /// are closed; the descriptor goes with the last of them.
+    /// it fails, the journal still holds them), and releases the writer lock. Open
+    /// snapshots keep working until they are closed; the descriptor (and a read-only
+    /// file's pin in the reader table) goes with the last of them.
     public func close() {
         let committer = lock.withLock { groupCommitter }
         committer?.stop()
@@ -463,6 +533,7 @@ public final class BTreeFile: @unchecked Sendable {
             journal?.close()
             journal = nil
         }
+        if lock.withLock({ readers.isEmpty }) { releaseReaderTable() }
     }
 
     // MARK: - Introspection

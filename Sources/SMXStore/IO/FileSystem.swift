@@ -90,8 +90,45 @@ public protocol FileHandle: AnyObject, Sendable {
     /// Sets the file size (`ftruncate`).
     func truncate(to size: Int) throws
 
-    /// Closes the handle. Further calls throw ``StoreError/Code/closed``.
+    /// Takes a byte-range lock on `[offset, offset + length)` (`length` 0: from `offset` to
+    /// the end of the file, however far it grows) without waiting; returns whether it got it.
+    ///
+    /// The lock belongs to this open handle (Linux open-file-description locks,
+    /// `F_OFD_SETLK`), not to the process: another handle on the same file conflicts with it
+    /// whether it is in this process or another. It lasts until ``unlockRange(offset:length:)``,
+    /// ``close()``, or the end of the process (the kernel closes the descriptor and drops the
+    /// lock, also when the process is killed). Locks are advisory: reads and writes ignore
+    /// them. The range may lie past the end of the file.
+    ///
+    /// This handle's own locks inside the range are replaced (an exclusive lock becomes
+    /// shared and the other way round); parts outside it stay. Returns false, changing
+    /// nothing, when another handle holds an overlapping exclusive lock, or any overlapping
+    /// lock when `kind` is ``RangeLockKind/exclusive``. An exclusive lock needs a handle
+    /// opened for writing and a shared one a handle opened for reading (EBADF,
+    /// ``StoreError/Code/io``, otherwise); a bad range is ``StoreError/Code/invalidArgument``.
+    func tryLockRange(offset: Int, length: Int, kind: RangeLockKind) throws -> Bool
+
+    /// Releases this handle's locks inside `[offset, offset + length)` (`length` 0: to the
+    /// end); parts of them outside the range stay locked. Nothing held there: nothing happens.
+    func unlockRange(offset: Int, length: Int) throws
+
+    /// Whether another handle holds a lock overlapping `[offset, offset + length)` that
+    /// conflicts with a lock of `kind` (`F_OFD_GETLK`), i.e. whether
+    /// ``tryLockRange(offset:length:kind:)`` would return false now. This handle's own locks
+    /// never count. The answer can be out of date as soon as it is returned.
+    func isRangeLockedByOthers(offset: Int, length: Int, kind: RangeLockKind) throws -> Bool
+
+    /// Closes the handle, releasing its byte-range locks. Further calls throw
+    /// ``StoreError/Code/closed``.
     func close() throws
+}
+
+/// The kind of a byte-range lock (``FileHandle/tryLockRange(offset:length:kind:)``).
+public enum RangeLockKind: Sendable, Equatable {
+    /// Compatible with other shared locks (`F_RDLCK`).
+    case shared
+    /// Compatible with no other lock (`F_WRLCK`).
+    case exclusive
 }
 
 /// A held advisory lock.

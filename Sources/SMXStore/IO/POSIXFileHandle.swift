@@ -105,6 +105,33 @@ final class POSIXFileHandle: FileHandle, Sendable {
         }
     }
 
+    /// `fcntl(F_OFD_SETLK)`: see ``FileHandle/tryLockRange(offset:length:kind:)``.
+    func tryLockRange(offset: Int, length: Int, kind: RangeLockKind) throws -> Bool {
+        try withDescriptor("tryLockRange") { fd throws(StoreError) in
+            try checkRange("tryLockRange", offset: offset, length: length)
+            return try Syscalls.setRangeLock(
+                fd, type: Self.lockType(kind), start: offset, length: length, path: path)
+        }
+    }
+
+    func unlockRange(offset: Int, length: Int) throws {
+        try withDescriptor("unlockRange") { fd throws(StoreError) in
+            try checkRange("unlockRange", offset: offset, length: length)
+            _ = try Syscalls.setRangeLock(
+                fd, type: Int32(F_UNLCK), start: offset, length: length, path: path)
+        }
+    }
+
+    /// `fcntl(F_OFD_GETLK)`: see ``FileHandle/isRangeLockedByOthers(offset:length:kind:)``.
+    func isRangeLockedByOthers(offset: Int, length: Int, kind: RangeLockKind) throws -> Bool {
+        try withDescriptor("isRangeLockedByOthers") { fd throws(StoreError) in
+            try checkRange("isRangeLockedByOthers", offset: offset, length: length)
+            return try Syscalls.testRangeLock(
+                fd, type: Self.lockType(kind), start: offset, length: length, path: path)
+                != Int32(F_UNLCK)
+        }
+    }
+
     func close() throws {
         let old = state.bitwiseOr(Self.closedBit, ordering: .acquiringAndReleasing).oldValue
         if old & Self.closedBit != 0 { throw closedError("close") }
@@ -141,6 +168,13 @@ final class POSIXFileHandle: FileHandle, Sendable {
             ordering: .acquiringAndReleasing
         ).exchanged
         if won { try Syscalls.close(descriptor, path: path) }
+    }
+
+    private static func lockType(_ kind: RangeLockKind) -> Int32 {
+        switch kind {
+        case .shared: Int32(F_RDLCK)
+        case .exclusive: Int32(F_WRLCK)
+        }
     }
 
     private func closedError(_ operation: StaticString) -> StoreError {

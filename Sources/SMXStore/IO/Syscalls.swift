@@ -40,6 +40,38 @@ enum Syscalls {
         _ = try retrying("flock", path: path) { systemFlock(fd, operation) }
     }
 
+    // MARK: Byte-range locks
+
+    /// `fcntl(F_OFD_SETLK)` with `type` `F_RDLCK`, `F_WRLCK` or `F_UNLCK` on
+    /// `[start, start + length)` (`length` 0: to the end of the file and beyond). Returns
+    /// false when another open file description holds a conflicting lock (`EAGAIN` or
+    /// `EACCES`); never waits.
+    static func setRangeLock(
+        _ fd: Int32, type: Int32, start: Int, length: Int, path: String
+    ) throws(StoreError) -> Bool {
+        do throws(StoreError) {
+            _ = try retrying("fcntl(F_OFD_SETLK)", path: path) {
+                smx_ofd_setlk(fd, type, off_t(start), off_t(length))
+            }
+            return true
+        } catch {
+            if error.errno == EAGAIN || error.errno == EACCES { return false }
+            throw error
+        }
+    }
+
+    /// `fcntl(F_OFD_GETLK)`: the type of a lock of another open file description that a
+    /// lock of `type` on the range would conflict with (`F_UNLCK`: none).
+    static func testRangeLock(
+        _ fd: Int32, type: Int32, start: Int, length: Int, path: String
+    ) throws(StoreError) -> Int32 {
+        var conflict = Int32(F_UNLCK)
+        _ = try retrying("fcntl(F_OFD_GETLK)", path: path) {
+            smx_ofd_getlk(fd, type, off_t(start), off_t(length), &conflict)
+        }
+        return conflict
+    }
+
     // MARK: File data
 
     /// One `pread`; returns how many bytes it read (0 at end of file).
