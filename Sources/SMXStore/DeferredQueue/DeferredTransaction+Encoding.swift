@@ -116,9 +116,15 @@ extension DeferredTransaction {
         return transaction
     }
 
-    /// A varint-length UTF-8 string of at most `limit` bytes.
+    /// A varint-length UTF-8 string of at most `limit` bytes. The length must be written
+    /// in the fewest bytes (what the encoder writes), so that every record has one encoding.
     static func string(_ r: inout ByteReader, _ what: StaticString, limit: Int) throws -> String {
-        let bytes = try r.lengthPrefixed("\(what)", limit: limit)
+        let start = r.position
+        let length = try r.count("\(what) length", limit: limit)
+        var minimal = 1
+        while length >> (7 * minimal) != 0 { minimal += 1 }
+        guard r.position - start == minimal else { throw r.corrupted("\(what) length is not minimally encoded") }
+        let bytes = try r.raw(length, "\(what)")
         guard let text = String(validating: bytes, as: UTF8.self) else { throw r.corrupted("\(what) is not UTF-8") }
         return text
     }
