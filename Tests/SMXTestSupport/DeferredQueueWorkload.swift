@@ -117,7 +117,11 @@ public struct DeferredQueueWorkload: Sendable {
         now += UInt64(rng.below(3)) * 1_000_000
         let fill = model.recipients.count * 100 / max(1, targetRecipients)
         let roll = rng.below(100)
-        if roll < max(5, 40 - fill / 4) {
+        let newEnvelope = max(3, 35 - fill / 4)
+        let moreRecipients = newEnvelope + 5
+        let attempt = moreRecipients + 20
+        let remove = attempt + min(45, 8 + fill / 4)
+        if roll < newEnvelope {
             let id = EnvelopeID(nextEnvelope)
             nextEnvelope += 1
             let total = UInt32(1 + rng.below(rng.below(10) == 0 ? 40 : 6))
@@ -129,22 +133,22 @@ public struct DeferredQueueWorkload: Sendable {
             t.bounced = UInt32(rng.below(spare - Int(t.delivered) + 1))
             return .add(t, indexes.map { recipient(RecipientID(id, $0)) })
         }
-        if roll < 45, let envelopeID = model.transactions.keys.sorted().randomElement(using: &rng) {
+        if roll < moreRecipients, let envelopeID = model.transactions.keys.sorted().randomElement(using: &rng) {
             // More recipients of a queued envelope, sometimes ones it already has (a
             // replayed add), under another transaction record (the stored one is kept).
             let stored = model.transactions[envelopeID]!
             var t = transaction(envelopeID, recipientCount: stored.recipientCount)
             t.recipientCount = stored.recipientCount + UInt32(rng.below(2))
-            let indexes = Array(0..<t.recipientCount).filter { _ in rng.below(2) == 0 }
+            let indexes = Array(0..<t.recipientCount).filter { _ in rng.below(3) == 0 }
             guard !indexes.isEmpty else { return .noteDelayNotification(envelopeID, at: now) }
             return .add(t, indexes.map { recipient(RecipientID(envelopeID, $0)) })
         }
-        if roll < 65 {
+        if roll < attempt {
             let outcome: DeliveryAttempt.Outcome = rng.below(6) == 0
                 ? .failed(reportAt: time(around: now, spread: 10)) : .retry(nextTry: time(around: now, spread: 3600))
             return .recordAttempt(someRecipient(model), DeliveryAttempt(atMicros: now, reply: reply(), outcome: outcome))
         }
-        if roll < 65 + min(30, 8 + fill / 5) {
+        if roll < remove {
             return .remove(someRecipient(model), rng.coin() ? .delivered : .bounced)
         }
         switch rng.below(12) {

@@ -134,21 +134,20 @@ private struct SchemaVerifier {
             }
         }
 
-        /// Walks an index tree: every key must be expected (else orphaned) and have an empty
-        /// value; every expected key must be there (else missing).
+        /// Walks an index tree: every key must have the tree's layout, an empty value and
+        /// be expected (else it is orphaned); every expected key must be there (else it is
+        /// missing). Names are built only for problems.
         func index(_ tree: String, expected: Set<[UInt8]>, describe: ([UInt8]) -> String?) throws {
             var found = 0
             try each(tree) { key, value in
                 result.indexEntriesChecked += 1
-                guard let name = describe(key) else {
-                    problem("\(tree): key \(Self.hex(key)) has the wrong layout")
-                    return
-                }
-                if !value.isEmpty { problem("\(tree): entry \(name) has a \(value.count)-byte value") }
                 if expected.contains(key) {
                     found += 1
-                } else {
+                    if !value.isEmpty { problem("\(tree): entry \(describe(key) ?? Self.hex(key)) has a \(value.count)-byte value") }
+                } else if let name = describe(key) {
                     problem("\(tree): entry \(name) is orphaned (no recipient implies it)")
+                } else {
+                    problem("\(tree): key \(Self.hex(key)) has the wrong layout")
                 }
             }
             if found != expected.count {

@@ -20,7 +20,7 @@ import SMXTestSupport
     /// 4 seeds × 25,000 changes: 100,000 random schema operations.
     @Test(arguments: [UInt64(11), 12, 13, 14])
     func randomChangesMatchTheModelAndVerifyAfterEveryCommit(seed: UInt64) async throws {
-        let summary = try await Self.run(seed: seed, changes: 25_000, targetRecipients: 150)
+        let summary = try await Self.run(seed: seed, changes: 25_000, targetRecipients: 120)
         print("defedb schema model seed \(seed): \(summary.changes) changes in \(summary.commits) commits, \(summary.reopens) reopens, peak \(summary.peakRecipients) recipients, \(summary.released) bodies released")
         #expect(summary.changes >= 25_000)
     }
@@ -41,7 +41,7 @@ import SMXTestSupport
         var summary = Summary()
         defer { queue.close() }
         while summary.changes < total {
-            let size = 1 + workload.rng.below(workload.rng.below(10) == 0 ? 60 : 12)
+            let size = 1 + workload.rng.below(workload.rng.below(10) == 0 ? 80 : 20)
             var batch: [DeferredQueueChange] = []
             var expected: [DeferredQueueChangeResult] = []
             var planned = model
