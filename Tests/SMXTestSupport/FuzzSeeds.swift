@@ -23,6 +23,7 @@ public enum FuzzSeeds {
             ("FuzzReleaseJournal", releaseJournal()),
             ("FuzzBTreePage", btreePage()),
             ("FuzzBTreeFile", btreeFile()),
+            ("FuzzDeferredRecord", deferredRecord()),
         ]
     }
 
@@ -38,6 +39,7 @@ public enum FuzzSeeds {
         case "FuzzReleaseJournal": FuzzHarness.releaseJournal
         case "FuzzBTreePage": FuzzHarness.btreePage
         case "FuzzBTreeFile": FuzzHarness.btreeFile
+        case "FuzzDeferredRecord": FuzzHarness.deferredRecord
         default: nil
         }
     }
