@@ -45,7 +45,7 @@ extension DeferredQueue {
         defer { reader.close() }
         result.txid = reader.txid
         do {
-            try SchemaVerifier(reader.snapshot).run(into: &result)
+            try SchemaVerifier(reader.snapshot, path: file.configuration.path).run(into: &result)
         } catch {
             result.problems.append("reading stopped: \(error)")
         }
@@ -57,8 +57,12 @@ extension DeferredQueue {
 private struct SchemaVerifier {
     typealias Schema = DeferredQueueSchema
     let snapshot: Snapshot
+    let path: String
 
-    init(_ snapshot: Snapshot) { self.snapshot = snapshot }
+    init(_ snapshot: Snapshot, path: String) {
+        self.snapshot = snapshot
+        self.path = path
+    }
 
     private static func hex(_ key: [UInt8]) -> String {
         key.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
@@ -85,7 +89,7 @@ private struct SchemaVerifier {
                 problem("\(Schema.transactions): key \(Self.hex(key)) is not an envelope id")
                 return
             }
-            do { transactions[id] = try DeferredQueue.decodeTransaction(value, id: id, path: snapshot.path) } catch {
+            do { transactions[id] = try DeferredQueue.decodeTransaction(value, id: id, path: path) } catch {
                 problem("\(Schema.transactions): \(error)")
             }
         }
@@ -101,7 +105,7 @@ private struct SchemaVerifier {
                 return
             }
             let recipient: DeferredRecipient
-            do { recipient = try DeferredQueue.decodeRecipient(value, id: id, path: snapshot.path) } catch {
+            do { recipient = try DeferredQueue.decodeRecipient(value, id: id, path: path) } catch {
                 problem("\(Schema.recipients): \(error)")
                 return
             }

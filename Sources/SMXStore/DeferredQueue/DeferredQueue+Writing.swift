@@ -6,11 +6,16 @@
 /// whole commit and writes nothing.
 struct SchemaWriter {
     let txn: WriteTransaction
+    /// The file's path, for errors.
+    let path: String
     /// Transactions read or changed by the current change (nil: absent or removed).
     private var transactions: [EnvelopeID: DeferredTransaction?] = [:]
     private var changedTransactions: Set<EnvelopeID> = []
 
-    init(_ txn: WriteTransaction) { self.txn = txn }
+    init(_ txn: WriteTransaction, path: String) {
+        self.txn = txn
+        self.path = path
+    }
 
     typealias Schema = DeferredQueueSchema
 
@@ -137,14 +142,14 @@ struct SchemaWriter {
 
     func recipient(_ id: RecipientID) throws -> DeferredRecipient? {
         guard let bytes = try txn.get(Schema.recipientKey(id), in: Schema.recipients) else { return nil }
-        return try DeferredQueue.decodeRecipient(bytes, id: id, path: txn.path)
+        return try DeferredQueue.decodeRecipient(bytes, id: id, path: path)
     }
 
     private mutating func transaction(_ id: EnvelopeID) throws -> DeferredTransaction? {
         if let cached = transactions[id] { return cached }
         var value: DeferredTransaction?
         if let bytes = try txn.get(Schema.transactionKey(id), in: Schema.transactions) {
-            value = try DeferredQueue.decodeTransaction(bytes, id: id, path: txn.path)
+            value = try DeferredQueue.decodeTransaction(bytes, id: id, path: path)
         }
         transactions[id] = .some(value)
         return value

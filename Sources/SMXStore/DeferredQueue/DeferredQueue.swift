@@ -80,8 +80,9 @@ public final class DeferredQueue: Sendable {
                 throw StoreError(.invalidArgument, "deferred queue change refused: \(problem)", path: file.configuration.path)
             }
         }
+        let path = file.configuration.path
         let (results, txid) = try await file.commit { txn in
-            var writer = SchemaWriter(txn)
+            var writer = SchemaWriter(txn, path: path)
             return try changes.map { try writer.apply($0) }
         }
         return (results, txid)
@@ -98,7 +99,7 @@ public final class DeferredQueue: Sendable {
     /// A reader of the newest committed state; close it (or let it go) when done so the
     /// pages it pins can be reused.
     public func reader() throws -> DeferredQueueReader {
-        DeferredQueueReader(try file.snapshot())
+        DeferredQueueReader(try file.snapshot(), path: file.configuration.path)
     }
 
     // MARK: - Decoding stored records

@@ -7,9 +7,12 @@
 /// not reused.
 public final class DeferredQueueReader: NextTrySource, Sendable {
     public let snapshot: Snapshot
+    /// The file's path, for errors.
+    let path: String
 
-    init(_ snapshot: Snapshot) {
+    init(_ snapshot: Snapshot, path: String) {
         self.snapshot = snapshot
+        self.path = path
     }
 
     /// The transaction id of the state this reader sees.
@@ -21,12 +24,12 @@ public final class DeferredQueueReader: NextTrySource, Sendable {
 
     public func transaction(_ id: EnvelopeID) throws -> DeferredTransaction? {
         guard let bytes = try snapshot.get(Schema.transactionKey(id), in: Schema.transactions) else { return nil }
-        return try DeferredQueue.decodeTransaction(bytes, id: id, path: snapshot.path)
+        return try DeferredQueue.decodeTransaction(bytes, id: id, path: path)
     }
 
     public func recipient(_ id: RecipientID) throws -> DeferredRecipient? {
         guard let bytes = try snapshot.get(Schema.recipientKey(id), in: Schema.recipients) else { return nil }
-        return try DeferredQueue.decodeRecipient(bytes, id: id, path: snapshot.path)
+        return try DeferredQueue.decodeRecipient(bytes, id: id, path: path)
     }
 
     /// The recipients of an envelope the queue holds, by index.
@@ -37,9 +40,9 @@ public final class DeferredQueueReader: NextTrySource, Sendable {
         var more = try cursor.seek(prefix)
         while more, let key = cursor.key, key.starts(with: prefix) {
             guard let id = Schema.decodeRecipientKey(key), let value = try cursor.value() else {
-                throw StoreError(.corrupted, "recipients tree: key of \(key.count) bytes", path: snapshot.path)
+                throw StoreError(.corrupted, "recipients tree: key of \(key.count) bytes", path: path)
             }
-            out.append(try DeferredQueue.decodeRecipient(value, id: id, path: snapshot.path))
+            out.append(try DeferredQueue.decodeRecipient(value, id: id, path: path))
             more = try cursor.next()
         }
         return out
@@ -53,7 +56,7 @@ public final class DeferredQueueReader: NextTrySource, Sendable {
         var more = try cursor.seek(Schema.nextTryKey(from))
         while more, out.count < limit, let key = cursor.key {
             guard let decoded = Schema.decodeNextTryKey(key) else {
-                throw StoreError(.corrupted, "next-try index: key of \(key.count) bytes", path: snapshot.path)
+                throw StoreError(.corrupted, "next-try index: key of \(key.count) bytes", path: path)
             }
             out.append(decoded)
             more = try cursor.next()
@@ -68,7 +71,7 @@ public final class DeferredQueueReader: NextTrySource, Sendable {
         for key in try keys(from: .min, limit: limit) where key.nextTry <= now {
             let id = RecipientID(key.envelopeID, key.recipient)
             guard let recipient = try recipient(id) else {
-                throw StoreError(.corrupted, "next-try index entry \(key) names no recipient", path: snapshot.path)
+                throw StoreError(.corrupted, "next-try index entry \(key) names no recipient", path: path)
             }
             out.append(recipient)
         }
@@ -83,7 +86,7 @@ public final class DeferredQueueReader: NextTrySource, Sendable {
         var more = try cursor.seek(prefix)
         while more, out.count < limit, let key = cursor.key, key.starts(with: prefix) {
             guard let entry = Schema.decodeDestinationKey(key) else {
-                throw StoreError(.corrupted, "destination index: malformed key of \(key.count) bytes", path: snapshot.path)
+                throw StoreError(.corrupted, "destination index: malformed key of \(key.count) bytes", path: path)
             }
             out.append(entry.id)
             more = try cursor.next()
@@ -98,7 +101,7 @@ public final class DeferredQueueReader: NextTrySource, Sendable {
         var more = try cursor.seek(Schema.holdKey(from))
         while more, out.count < limit, let key = cursor.key {
             guard let id = Schema.decodeRecipientKey(key) else {
-                throw StoreError(.corrupted, "hold set: key of \(key.count) bytes", path: snapshot.path)
+                throw StoreError(.corrupted, "hold set: key of \(key.count) bytes", path: path)
             }
             out.append(id)
             more = try cursor.next()
