@@ -9,7 +9,7 @@ import PackageDescription
 let fuzzTargets = [
     "FuzzRecordDecoder", "FuzzSegmentReader", "FuzzFileHeader",
     "FuzzBlobDecoder", "FuzzContentSegment", "FuzzSegmentHint", "FuzzReleaseJournal",
-    "FuzzBTreePage", "FuzzBTreeFile", "FuzzBTreeJournal",
+    "FuzzBTreePage", "FuzzBTreeFile", "FuzzBTreeJournal", "FuzzDeferredRecord",
 ]
 
 let package = Package(

@@ -24,6 +24,7 @@ public enum FuzzSeeds {
             ("FuzzBTreePage", btreePage()),
             ("FuzzBTreeFile", btreeFile()),
             ("FuzzBTreeJournal", btreeJournal()),
+            ("FuzzDeferredRecord", deferredRecord()),
         ]
     }
 
@@ -40,6 +41,7 @@ public enum FuzzSeeds {
         case "FuzzBTreePage": FuzzHarness.btreePage
         case "FuzzBTreeFile": FuzzHarness.btreeFile
         case "FuzzBTreeJournal": FuzzHarness.btreeJournal
+        case "FuzzDeferredRecord": FuzzHarness.deferredRecord
         default: nil
         }
     }
