@@ -8,7 +8,7 @@ final class PageStore: @unchecked Sendable {
     let pageSize: Int
     let growthPages: Int
     private let lock = SimpleLock()
-    private var cache: [UInt64: [UInt8]] = [:]
+    private var cache = PageCache()
     /// Pages the file has room for (its size / page size).
     private(set) var capacityPages: UInt64
 
@@ -23,18 +23,16 @@ final class PageStore: @unchecked Sendable {
     /// Page `number`, checked: a page whose checksum or structure does not verify is an
     /// error that names it.
     func read(_ number: UInt64) throws -> Page {
-        if let bytes = lock.withLock({ cache[number] }) {
-            return Page(number: number, bytes: bytes)
-        }
-        let bytes = try handle.read(at: Int(number) * pageSize, count: pageSize)
-        guard bytes.count == pageSize else {
+        if let page = lock.withLock({ cache[number] }) { return page }
+        let page = Page.make(number: number, size: pageSize)
+        let got = try page.withUnsafeMutableBytes { try handle.read(into: $0, at: Int(number) * pageSize) }
+        guard got == pageSize else {
             throw StoreError(.corrupted, "page \(number) lies past the end of the file", path: path)
         }
-        let page = Page(number: number, bytes: bytes)
         if let problem = page.structuralProblem() {
             throw StoreError(.corrupted, "page \(number) (offset \(Int(number) * pageSize)): \(problem)", path: path)
         }
-        lock.withLock { cache[number] = bytes }
+        lock.withLock { cache[number] = page }
         return page
     }
 
@@ -46,11 +44,11 @@ final class PageStore: @unchecked Sendable {
             var end = index + 1
             while end < sorted.count && sorted[end].number == sorted[end - 1].number + 1 { end += 1 }
             if end - index == 1 {
-                try handle.write(sorted[index].bytes, at: Int(sorted[index].number) * pageSize)
+                try sorted[index].withUnsafeBytes { try handle.write($0, at: Int(sorted[index].number) * pageSize) }
             } else {
                 var buffer: [UInt8] = []
                 buffer.reserveCapacity((end - index) * pageSize)
-                for page in sorted[index..<end] { buffer.append(contentsOf: page.bytes) }
+                for page in sorted[index..<end] { page.withUnsafeBytes { buffer.append(contentsOf: $0) } }
                 try handle.write(buffer, at: Int(sorted[index].number) * pageSize)
             }
             index = end
@@ -74,7 +72,7 @@ final class PageStore: @unchecked Sendable {
     /// After a commit: the transaction's pages are now what those numbers hold.
     func publish(_ pages: [Page]) {
         lock.withLock {
-            for page in pages { cache[page.number] = page.bytes }
+            for page in pages { cache[page.number] = page }
         }
     }
 
@@ -83,4 +81,24 @@ final class PageStore: @unchecked Sendable {
     func dropCache() {
         lock.withLock { cache.removeAll() }
     }
+}
+
+/// Verified committed pages by page number: an array indexed by the number (page numbers
+/// are dense, from 2 up to the page count).
+struct PageCache {
+    private var pages: [Page?] = []
+
+    subscript(number: UInt64) -> Page? {
+        get { number < UInt64(pages.count) ? pages[Int(number)] : nil }
+        set {
+            let index = Int(number)
+            if index >= pages.count {
+                guard newValue != nil else { return }
+                pages.append(contentsOf: repeatElement(nil, count: max(index + 1, pages.count * 2) - pages.count))
+            }
+            pages[index] = newValue
+        }
+    }
+
+    mutating func removeAll() { pages.removeAll() }
 }

@@ -61,36 +61,44 @@ public final class WriteTransaction: PageReader {
 
     func page(_ number: UInt64) throws -> Page {
         if let page = dirty[number] { return page }
+        return try committedPage(number)
+    }
+
+    private func committedPage(_ number: UInt64) throws -> Page {
         guard number >= 2, number < pageCount else {
             throw StoreError(.corrupted, "page number \(number) out of range (\(pageCount) pages)", path: path)
         }
         return try store.read(number)
     }
 
-    /// A fresh page of this transaction.
-    func allocatePage(kind: Page.Kind) -> UInt64 {
-        let number: UInt64
-        if let n = recycled.popLast() {
-            number = n
-        } else if let n = reusable.popLast() {
-            number = n
-        } else {
-            number = pageCount
-            pageCount += 1
-        }
-        dirty[number] = Page(number: number, kind: kind, size: pageSize, txid: txid)
-        return number
+    /// A page number for a new page of this transaction.
+    private func takePageNumber() -> UInt64 {
+        if let n = recycled.popLast() { return n }
+        if let n = reusable.popLast() { return n }
+        defer { pageCount += 1 }
+        return pageCount
     }
 
-    /// The number of a page of this transaction holding `number`'s content: `number` itself
-    /// when it already is one, else a copy (and `number` is freed).
-    func writable(_ number: UInt64) throws -> UInt64 {
-        if dirty[number] != nil { return number }
-        let original = try page(number)
-        let copy = allocatePage(kind: original.kind ?? .leaf)
-        dirty[copy]!.bytes = original.bytes
-        dirty[copy]!.number = copy
-        dirty[copy]!.txid = txid
+    /// A fresh page of this transaction.
+    func allocatePage(kind: Page.Kind) -> UInt64 {
+        newPage(kind: kind).number
+    }
+
+    /// A fresh page of this transaction.
+    func newPage(kind: Page.Kind) -> Page {
+        let page = Page.make(number: takePageNumber(), kind: kind, size: pageSize, txid: txid)
+        dirty[page.number] = page
+        return page
+    }
+
+    /// A page of this transaction holding `number`'s content: `number` itself when it
+    /// already is one, else a copy (and `number` is freed).
+    func writable(_ number: UInt64) throws -> Page {
+        if let page = dirty[number] { return page }
+        let original = try committedPage(number)
+        let copy = Page.make(number: takePageNumber(), copying: original)
+        copy.txid = txid
+        dirty[copy.number] = copy
         freed.append(number)
         return copy
     }
