@@ -113,18 +113,24 @@ public final class WriteTransaction: PageReader {
 
     // MARK: - Trees
 
-    private func tree(_ name: String) throws -> TreeState {
-        if let state = trees[name] { return state }
-        let key = Array(name.utf8)
-        guard let value = try BTree.get(key, root: catalogRoot, in: self) else {
-            return TreeState(root: 0, count: 0)
+    /// Where `name` is in `trees`, read from the catalog on first use (root 0 when the
+    /// catalog has no such tree). The index stays valid while `trees` gains no key, so a
+    /// change reads and writes the state without hashing the name again.
+    private func treeIndex(_ name: String) throws -> [String: TreeState].Index {
+        if let index = trees.index(forKey: name) { return index }
+        var state = TreeState(root: 0, count: 0)
+        if let value = try BTree.get(Array(name.utf8), root: catalogRoot, in: self) {
+            guard value.count == 16 else {
+                throw StoreError(.corrupted, "catalog entry of tree \(name) has \(value.count) bytes", path: path)
+            }
+            state = value.withUnsafeBytes { TreeState(root: LittleEndian.u64($0, 0), count: LittleEndian.u64($0, 8)) }
         }
-        guard value.count == 16 else {
-            throw StoreError(.corrupted, "catalog entry of tree \(name) has \(value.count) bytes", path: path)
-        }
-        let state = value.withUnsafeBytes { TreeState(root: LittleEndian.u64($0, 0), count: LittleEndian.u64($0, 8)) }
         trees[name] = state
-        return state
+        return trees.index(forKey: name)!
+    }
+
+    private func tree(_ name: String) throws -> TreeState {
+        trees.values[try treeIndex(name)]
     }
 
     private func checkOpen() throws {
@@ -144,12 +150,13 @@ public final class WriteTransaction: PageReader {
         guard value.count < Int(Page.overflowFlag) else {
             throw StoreError(.invalidArgument, "value of \(value.count) bytes", path: path)
         }
-        var state = try tree(name)
+        let index = try treeIndex(name)
+        var state = trees.values[index]
         let (root, added) = try insert(key, value, root: state.root)
         state.root = root
         if added { state.count += 1 }
         state.changed = true
-        trees[name] = state
+        trees.values[index] = state
     }
 
     public func get(_ key: [UInt8], in name: String) throws -> [UInt8]? {
@@ -161,13 +168,14 @@ public final class WriteTransaction: PageReader {
     @discardableResult
     public func delete(_ key: [UInt8], in name: String) throws -> Bool {
         try checkOpen()
-        var state = try tree(name)
+        let index = try treeIndex(name)
+        var state = trees.values[index]
         let (root, removed) = try remove(key, root: state.root)
         guard removed else { return false }
         state.root = root
         state.count -= 1
         state.changed = true
-        trees[name] = state
+        trees.values[index] = state
         return true
     }
 
