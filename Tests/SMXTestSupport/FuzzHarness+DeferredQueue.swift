@@ -25,8 +25,8 @@ extension FuzzHarness {
         let number: UInt64 = data.count >= 8 ? data.withUnsafeBytes { LittleEndian.u64($0, 0) } : 0
         var bytes = Array(data.dropFirst(8).prefix(btreePageSize))
         bytes += [UInt8](repeating: 0, count: btreePageSize - bytes.count)
-        checkPage(Page(number: number, bytes: bytes))
-        var fixed = Page(number: number, bytes: bytes)
+        checkPage(Page.make(number: number, bytes: bytes))
+        let fixed = Page.make(number: number, bytes: bytes)
         fixed.seal()
         checkPage(fixed)
         for slot in 0..<2 {
@@ -169,7 +169,7 @@ extension FuzzHarness {
         }
         var number = 2
         while (number + 1) * size <= bytes.count {
-            var page = Page(number: UInt64(number), bytes: Array(bytes[(number * size)..<((number + 1) * size)]))
+            let page = Page.make(number: UInt64(number), bytes: Array(bytes[(number * size)..<((number + 1) * size)]))
             page.seal()
             bytes.replaceSubrange((number * size)..<((number + 1) * size), with: page.bytes)
             number += 1

@@ -13,6 +13,12 @@ enum BTree {
     static func maxInlineValue(pageSize: Int) -> Int { pageSize / 4 }
 
     static func get(_ key: [UInt8], root: UInt64, in reader: some PageReader) throws -> [UInt8]? {
+        guard let (page, slot) = try key.withUnsafeBytes({ try leafSlot($0, root: root, in: reader) }) else { return nil }
+        return try value(of: page, slot: slot, in: reader)
+    }
+
+    /// The leaf and slot holding `key`, or nil.
+    static func leafSlot(_ key: UnsafeRawBufferPointer, root: UInt64, in reader: some PageReader) throws -> (page: Page, slot: Int)? {
         guard root != 0 else { return nil }
         var number = root
         var depth = 0
@@ -20,10 +26,10 @@ enum BTree {
             let page = try reader.page(number)
             switch page.kind {
             case .leaf:
-                let (index, found) = key.withUnsafeBytes { page.search($0) }
-                return found ? try value(of: page, slot: index, in: reader) : nil
+                let (index, found) = page.search(key)
+                return found ? (page, index) : nil
             case .branch:
-                number = key.withUnsafeBytes { page.child(page.childIndex(for: $0)) }
+                number = page.child(page.childIndex(for: key))
             default:
                 throw corrupted(page, "a \(String(describing: page.kind)) page where a tree node should be", reader)
             }
@@ -36,7 +42,7 @@ enum BTree {
     static func value(of page: Page, slot: Int, in reader: some PageReader) throws -> [UInt8] {
         switch page.storedValue(slot) {
         case .inline(let range):
-            return Array(page.bytes[range])
+            return page.bytes(in: range)
         case .overflow(let first, let length):
             return try readOverflow(first: first, length: length, in: reader)
         }
@@ -54,7 +60,7 @@ enum BTree {
             let page = try reader.page(number)
             guard page.kind == .overflow else { throw corrupted(page, "expected an overflow page", reader) }
             let take = min(perPage, length - out.count)
-            out.append(contentsOf: page.bytes[Page.headerSize..<(Page.headerSize + take)])
+            page.withUnsafeBytes { out.append(contentsOf: UnsafeRawBufferPointer(rebasing: $0[Page.headerSize..<(Page.headerSize + take)])) }
             number = page.link
         }
         return out

@@ -20,7 +20,15 @@
 ///                          branch: u16 key length, u64 child, key — the child holds keys
 ///                          at or above this key (and below the next one)
 /// ```
-public struct Page: Sendable {
+///
+/// A page is a reference to bytes it owns, allocated with the object (its first bytes
+/// share a cache line with the reference count). A page of the cache (committed,
+/// verified) is never changed again; a transaction's own pages are changed only by that
+/// transaction (``WriteTransaction/writable(_:)`` copies a committed page before the
+/// first change). The accessors read the bytes without bounds checks (checked by `assert`
+/// in debug builds): a page from disk is used only after ``structuralProblem()`` found it
+/// sound.
+public final class Page: ManagedBuffer<PageIdentity, UInt8> {
     public static let headerSize = 32
     public static let slotSize = 2
     public static let leafCellHeader = 6
@@ -34,27 +42,75 @@ public struct Page: Sendable {
         case freelist = 4
     }
 
-    public var number: UInt64
-    public var bytes: [UInt8]
+    /// A page of `size` bytes, uninitialized.
+    private static func allocate(number: UInt64, size: Int) -> Page {
+        unsafeDowncast(create(minimumCapacity: size) { _ in PageIdentity(number: number, size: size) }, to: Page.self)
+    }
 
-    public init(number: UInt64, bytes: [UInt8]) {
-        self.number = number
-        self.bytes = bytes
+    /// A page of `size` zero bytes.
+    static func make(number: UInt64, size: Int) -> Page {
+        let page = allocate(number: number, size: size)
+        page.base.initializeMemory(as: UInt8.self, repeating: 0, count: size)
+        return page
+    }
+
+    /// A page holding a copy of `bytes`.
+    public static func make(number: UInt64, bytes: [UInt8]) -> Page {
+        let page = allocate(number: number, size: bytes.count)
+        bytes.withUnsafeBytes { if let source = $0.baseAddress { page.base.copyMemory(from: source, byteCount: $0.count) } }
+        return page
+    }
+
+    /// A copy of `page`'s bytes as page `number`.
+    static func make(number: UInt64, copying page: Page) -> Page {
+        let copy = allocate(number: number, size: page.size)
+        copy.base.copyMemory(from: page.base, byteCount: page.size)
+        return copy
     }
 
     /// An empty page of `kind`.
-    public init(number: UInt64, kind: Kind, size: Int, txid: UInt64) {
-        self.number = number
-        self.bytes = [UInt8](repeating: 0, count: size)
-        bytes[8] = kind.rawValue
-        setU16(12, UInt16(Self.headerSize))
-        setU16(14, UInt16(truncatingIfNeeded: size == 65536 ? 0 : size))
-        setU64(16, txid)
+    public static func make(number: UInt64, kind: Kind, size: Int, txid: UInt64) -> Page {
+        let page = make(number: number, size: size)
+        page.base.storeBytes(of: kind.rawValue, toByteOffset: 8, as: UInt8.self)
+        page.setU16(12, UInt16(Self.headerSize))
+        page.setU16(14, UInt16(truncatingIfNeeded: size == 65536 ? 0 : size))
+        page.setU64(16, txid)
+        return page
     }
 
-    public var size: Int { bytes.count }
-    public var kindByte: UInt8 { bytes[8] }
-    public var kind: Kind? { Kind(rawValue: bytes[8]) }
+    public var number: UInt64 { withUnsafeMutablePointerToHeader { $0.pointee.number } }
+    public var size: Int { withUnsafeMutablePointerToHeader { $0.pointee.size } }
+
+    /// The bytes (valid while the page is: only inside its own methods).
+    @inline(__always) private var base: UnsafeMutableRawPointer {
+        UnsafeMutableRawPointer(withUnsafeMutablePointerToElements { $0 })
+    }
+
+    /// A copy of the page's bytes.
+    public var bytes: [UInt8] { Array(UnsafeRawBufferPointer(start: base, count: size)) }
+
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeRawBufferPointer(start: base, count: size))
+    }
+
+    func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+        try body(UnsafeMutableRawBufferPointer(start: base, count: size))
+    }
+
+    /// A copy of the bytes in `range`.
+    func bytes(in range: Range<Int>) -> [UInt8] {
+        assert(range.lowerBound >= 0 && range.upperBound <= size)
+        return Array(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count))
+    }
+
+    /// Copies `source` into the page at `offset`.
+    func write(_ source: UnsafeRawBufferPointer, at offset: Int) {
+        assert(offset >= 0 && offset + source.count <= size)
+        if let address = source.baseAddress { (base + offset).copyMemory(from: address, byteCount: source.count) }
+    }
+
+    public var kindByte: UInt8 { u8(8) }
+    public var kind: Kind? { Kind(rawValue: u8(8)) }
     public var count: Int { Int(u16(10)) }
     var lower: Int { Int(u16(12)) }
     /// 0 stands for 65536 (the largest page size).
@@ -71,20 +127,24 @@ public struct Page: Sendable {
 
     // MARK: - Checksum
 
+    private var computedChecksum: UInt64 {
+        Checksum.xxh3(UnsafeRawBufferPointer(start: base + 8, count: size - 8), seed: number)
+    }
+
     /// Writes the checksum; call after the last change, before the page goes to disk.
-    public mutating func seal() {
-        let sum = bytes.withUnsafeBytes { Checksum.xxh3(UnsafeRawBufferPointer(rebasing: $0[8...]), seed: number) }
-        setU64(0, sum)
+    public func seal() {
+        setU64(0, computedChecksum)
     }
 
     public var checksumVerifies: Bool {
-        bytes.count > 8 && u64(0) == bytes.withUnsafeBytes { Checksum.xxh3(UnsafeRawBufferPointer(rebasing: $0[8...]), seed: number) }
+        size > 8 && u64(0) == computedChecksum
     }
 
     /// Checks the checksum and that the header describes a well-formed page of a known
     /// kind whose slots all point at cells inside the page; returns why not, or nil.
     public func structuralProblem() -> String? {
         guard checksumVerifies else { return "checksum mismatch" }
+        guard size >= Self.headerSize else { return "page shorter than its header" }
         guard let kind else { return "unknown page type \(kindByte)" }
         switch kind {
         case .overflow, .freelist:
@@ -114,34 +174,31 @@ public struct Page: Sendable {
 
     @inline(__always) func slotOffset(_ i: Int) -> Int { Int(u16(Self.headerSize + i * Self.slotSize)) }
 
+    @inline(__always) private var cellHeader: Int {
+        u8(8) == Kind.leaf.rawValue ? Self.leafCellHeader : Self.branchCellHeader
+    }
+
     /// Key bytes of slot `i` (leaf or branch).
     @inline(__always)
-    func keyRange(_ i: Int) -> Range<Int> {
+    private func keyRange(_ i: Int, cellHeader: Int) -> Range<Int> {
         let offset = slotOffset(i)
-        let header = kind == .leaf ? Self.leafCellHeader : Self.branchCellHeader
-        let start = offset + header
+        let start = offset + cellHeader
         return start..<(start + Int(u16(offset)))
     }
 
-    public func key(_ i: Int) -> [UInt8] { Array(bytes[keyRange(i)]) }
-
-    /// Compares slot `i`'s key with `key` (lexicographic bytes).
-    @inline(__always)
-    func compareKey(_ i: Int, _ key: UnsafeRawBufferPointer) -> Int {
-        let range = keyRange(i)
-        return bytes.withUnsafeBytes { p in
-            compareBytes(UnsafeRawBufferPointer(rebasing: p[range]), key)
-        }
-    }
+    public func key(_ i: Int) -> [UInt8] { bytes(in: keyRange(i, cellHeader: cellHeader)) }
 
     /// Branch or leaf: the first slot whose key is ≥ `key`, and whether it is equal (the
     /// page must have passed ``structuralProblem()``).
     public func search(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {
+        let header = cellHeader
         var low = 0
         var high = count
         while low < high {
-            let mid = (low + high) / 2
-            let c = compareKey(mid, key)
+            let mid = (low + high) &>> 1
+            let range = keyRange(mid, cellHeader: header)
+            assert(range.upperBound <= size)
+            let c = compareBytes(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count), key)
             if c == 0 { return (mid, true) }
             if c < 0 { low = mid + 1 } else { high = mid }
         }
@@ -160,7 +217,7 @@ public struct Page: Sendable {
         i == 0 ? link : u64(slotOffset(i - 1) + 2)
     }
 
-    mutating func setChild(_ i: Int, _ page: UInt64) {
+    func setChild(_ i: Int, _ page: UInt64) {
         if i == 0 { link = page } else { setU64(slotOffset(i - 1) + 2, page) }
     }
 
@@ -192,49 +249,46 @@ public struct Page: Sendable {
     }
 
     /// Inserts a leaf cell at slot `i`; the caller checked that it fits.
-    mutating func insertLeafCell(at i: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, overflow: (page: UInt64, length: Int)?) {
+    func insertLeafCell(at i: Int, key: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer, overflow: (page: UInt64, length: Int)?) {
         let stored = overflow == nil ? value.count : 8
         let cellSize = Self.leafCellHeader + key.count + stored
         let offset = allocateCell(cellSize, slot: i)
         setU16(offset, UInt16(key.count))
+        let keyStart = offset + Self.leafCellHeader
+        write(key, at: keyStart)
         if let overflow {
             setU32(offset + 2, UInt32(overflow.length) | Self.overflowFlag)
+            setU64(keyStart + key.count, overflow.page)
         } else {
             setU32(offset + 2, UInt32(value.count))
-        }
-        bytes.withUnsafeMutableBytes { p in
-            let keyStart = offset + Self.leafCellHeader
-            if key.count > 0 { UnsafeMutableRawBufferPointer(rebasing: p[keyStart..<(keyStart + key.count)]).copyMemory(from: key) }
-            let valueStart = keyStart + key.count
-            if let overflow {
-                LittleEndian.store(overflow.page, p, valueStart)
-            } else if value.count > 0 {
-                UnsafeMutableRawBufferPointer(rebasing: p[valueStart..<(valueStart + value.count)]).copyMemory(from: value)
-            }
+            write(value, at: keyStart + key.count)
         }
     }
 
     /// Inserts a branch cell (key, child holding keys ≥ key) at slot `i`.
-    mutating func insertBranchCell(at i: Int, key: UnsafeRawBufferPointer, child: UInt64) {
+    func insertBranchCell(at i: Int, key: UnsafeRawBufferPointer, child: UInt64) {
         let offset = allocateCell(Self.branchCellHeader + key.count, slot: i)
         setU16(offset, UInt16(key.count))
         setU64(offset + 2, child)
-        bytes.withUnsafeMutableBytes { p in
-            let keyStart = offset + Self.branchCellHeader
-            if key.count > 0 { UnsafeMutableRawBufferPointer(rebasing: p[keyStart..<(keyStart + key.count)]).copyMemory(from: key) }
-        }
+        write(key, at: offset + Self.branchCellHeader)
+    }
+
+    /// Appends a copy of `source`'s cell at slot `i` (a page of the same kind) as the last
+    /// slot; the caller checked that it fits.
+    func appendCell(copying i: Int, of source: Page) {
+        let from = source.slotOffset(i)
+        let length = source.cellBytes(i)
+        let offset = allocateCell(length, slot: count)
+        (base + offset).copyMemory(from: source.base + from, byteCount: length)
     }
 
     /// Removes slot `i` (its cell's bytes become garbage until the page is compacted).
-    mutating func removeSlot(_ i: Int) {
+    func removeSlot(_ i: Int) {
         let count = self.count
         let start = Self.headerSize + i * Self.slotSize
         let end = Self.headerSize + count * Self.slotSize
         if end - start > Self.slotSize {
-            bytes.withUnsafeMutableBytes { p in
-                let base = p.baseAddress!
-                memmoveBytes(base + start, base + start + Self.slotSize, end - start - Self.slotSize)
-            }
+            memmoveBytes(base + start, base + start + Self.slotSize, end - start - Self.slotSize)
         }
         setU16(10, UInt16(count - 1))
         setU16(12, UInt16(lower - Self.slotSize))
@@ -248,10 +302,15 @@ public struct Page: Sendable {
     }
 
     func cellBytes(_ i: Int) -> Int {
-        let offset = slotOffset(i)
-        guard kind == .leaf else { return Self.branchCellHeader + Int(u16(offset)) }
-        let raw = u32(offset + 2)
-        return Self.leafCellHeader + Int(u16(offset)) + (raw & Self.overflowFlag != 0 ? 8 : Int(raw))
+        Self.cellLength(base, at: slotOffset(i), leaf: u8(8) == Kind.leaf.rawValue)
+    }
+
+    /// Length of the cell at `offset` of the page bytes at `page`.
+    private static func cellLength(_ page: UnsafeRawPointer, at offset: Int, leaf: Bool) -> Int {
+        let keyLength = Int(UInt16(littleEndian: page.loadUnaligned(fromByteOffset: offset, as: UInt16.self)))
+        guard leaf else { return branchCellHeader + keyLength }
+        let raw = UInt32(littleEndian: page.loadUnaligned(fromByteOffset: offset + 2, as: UInt32.self))
+        return leafCellHeader + keyLength + (raw & overflowFlag != 0 ? 8 : Int(raw))
     }
 
     /// Space available after compaction.
@@ -265,7 +324,7 @@ public struct Page: Sendable {
 
     /// Reserves `cellSize` bytes of cell area and a slot at `i`, compacting first if the
     /// contiguous free space is short. The caller checked `reclaimableSpace`.
-    private mutating func allocateCell(_ cellSize: Int, slot i: Int) -> Int {
+    private func allocateCell(_ cellSize: Int, slot i: Int) -> Int {
         if freeSpace < cellSize + Self.slotSize { compact() }
         precondition(freeSpace >= cellSize + Self.slotSize, "cell does not fit")
         let offset = upper - cellSize
@@ -274,10 +333,7 @@ public struct Page: Sendable {
         let start = Self.headerSize + i * Self.slotSize
         let end = Self.headerSize + count * Self.slotSize
         if end > start {
-            bytes.withUnsafeMutableBytes { p in
-                let base = p.baseAddress!
-                memmoveBytes(base + start + Self.slotSize, base + start, end - start)
-            }
+            memmoveBytes(base + start + Self.slotSize, base + start, end - start)
         }
         setU16(start, UInt16(offset))
         setU16(10, UInt16(count + 1))
@@ -286,50 +342,88 @@ public struct Page: Sendable {
     }
 
     /// Rewrites the cells back to back at the end of the page, dropping garbage.
-    mutating func compact() {
-        let old = self
+    func compact() {
         let count = self.count
-        let lengths = (0..<count).map { old.cellBytes($0) }
-        var upper = size
-        old.bytes.withUnsafeBytes { src in
-            bytes.withUnsafeMutableBytes { dst in
-                for i in 0..<count {
-                    let offset = Int(LittleEndian.u16(src, Self.headerSize + i * Self.slotSize))
-                    let length = lengths[i]
-                    upper -= length
-                    UnsafeMutableRawBufferPointer(rebasing: dst[upper..<(upper + length)])
-                        .copyMemory(from: UnsafeRawBufferPointer(rebasing: src[offset..<(offset + length)]))
-                    LittleEndian.store(UInt16(upper), dst, Self.headerSize + i * Self.slotSize)
-                }
-                let lower = Self.headerSize + count * Self.slotSize
-                if upper > lower {
-                    UnsafeMutableRawBufferPointer(rebasing: dst[lower..<upper]).initializeMemory(as: UInt8.self, repeating: 0)
-                }
+        let leaf = u8(8) == Kind.leaf.rawValue
+        withUnsafeTemporaryAllocation(byteCount: size, alignment: 16) { buffer in
+            let old = buffer.baseAddress!
+            old.copyMemory(from: base, byteCount: size)
+            var upper = size
+            for i in 0..<count {
+                let slot = Self.headerSize + i * Self.slotSize
+                let offset = Int(UInt16(littleEndian: old.loadUnaligned(fromByteOffset: slot, as: UInt16.self)))
+                let length = Self.cellLength(old, at: offset, leaf: leaf)
+                upper -= length
+                (base + upper).copyMemory(from: old + offset, byteCount: length)
+                setU16(slot, UInt16(upper))
             }
+            let lower = Self.headerSize + count * Self.slotSize
+            if upper > lower {
+                (base + lower).initializeMemory(as: UInt8.self, repeating: 0, count: upper - lower)
+            }
+            setU16(14, UInt16(truncatingIfNeeded: upper))
         }
-        setU16(14, UInt16(truncatingIfNeeded: upper))
     }
 
     // MARK: - Little-endian fields
 
-    @inline(__always) func u16(_ o: Int) -> UInt16 { UInt16(bytes[o]) | UInt16(bytes[o + 1]) << 8 }
-    @inline(__always) func u32(_ o: Int) -> UInt32 { bytes.withUnsafeBytes { LittleEndian.u32($0, o) } }
-    @inline(__always) func u64(_ o: Int) -> UInt64 { bytes.withUnsafeBytes { LittleEndian.u64($0, o) } }
-    @inline(__always) mutating func setU16(_ o: Int, _ v: UInt16) {
-        bytes[o] = UInt8(truncatingIfNeeded: v)
-        bytes[o + 1] = UInt8(truncatingIfNeeded: v >> 8)
+    @inline(__always) func u8(_ o: Int) -> UInt8 {
+        assert(o >= 0 && o < size)
+        return base.load(fromByteOffset: o, as: UInt8.self)
     }
-    @inline(__always) mutating func setU32(_ o: Int, _ v: UInt32) { bytes.withUnsafeMutableBytes { LittleEndian.store(v, $0, o) } }
-    @inline(__always) mutating func setU64(_ o: Int, _ v: UInt64) { bytes.withUnsafeMutableBytes { LittleEndian.store(v, $0, o) } }
+    @inline(__always) func u16(_ o: Int) -> UInt16 {
+        assert(o >= 0 && o + 2 <= size)
+        return UInt16(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt16.self))
+    }
+    @inline(__always) func u32(_ o: Int) -> UInt32 {
+        assert(o >= 0 && o + 4 <= size)
+        return UInt32(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt32.self))
+    }
+    @inline(__always) func u64(_ o: Int) -> UInt64 {
+        assert(o >= 0 && o + 8 <= size)
+        return UInt64(littleEndian: base.loadUnaligned(fromByteOffset: o, as: UInt64.self))
+    }
+    @inline(__always) func setU16(_ o: Int, _ v: UInt16) {
+        assert(o >= 0 && o + 2 <= size)
+        base.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt16.self)
+    }
+    @inline(__always) func setU32(_ o: Int, _ v: UInt32) {
+        assert(o >= 0 && o + 4 <= size)
+        base.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt32.self)
+    }
+    @inline(__always) func setU64(_ o: Int, _ v: UInt64) {
+        assert(o >= 0 && o + 8 <= size)
+        base.storeBytes(of: v.littleEndian, toByteOffset: o, as: UInt64.self)
+    }
 }
 
-/// Lexicographic comparison of byte strings: negative, zero or positive.
+/// What a ``Page`` object holds besides its bytes.
+public struct PageIdentity: Sendable {
+    public let number: UInt64
+    public let size: Int
+}
+
+/// Lexicographic comparison of byte strings: negative, zero or positive. Compares eight
+/// bytes at a time (as big-endian words) before the tail.
 @inline(__always)
 func compareBytes(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
     let n = min(a.count, b.count)
     if n > 0 {
-        let c = memcmpBytes(a.baseAddress!, b.baseAddress!, n)
-        if c != 0 { return Int(c) }
+        let p = a.baseAddress!
+        let q = b.baseAddress!
+        var i = 0
+        while i + 8 <= n {
+            let x = UInt64(bigEndian: p.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            let y = UInt64(bigEndian: q.loadUnaligned(fromByteOffset: i, as: UInt64.self))
+            if x != y { return x < y ? -1 : 1 }
+            i += 8
+        }
+        while i < n {
+            let x = p.load(fromByteOffset: i, as: UInt8.self)
+            let y = q.load(fromByteOffset: i, as: UInt8.self)
+            if x != y { return x < y ? -1 : 1 }
+            i += 1
+        }
     }
     return a.count - b.count
 }

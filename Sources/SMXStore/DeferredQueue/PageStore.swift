@@ -3,18 +3,18 @@
 /// immutable until the freelist hands their number out again, so they are cached as read.
 ///
 /// Pages committed since the last checkpoint live only here (and in the journal, as the
-/// operations that made them) until ``writePending()`` seals and writes them: *pending*
-/// pages are never dropped from the cache.
+/// operations that made them) until ``writePending()`` writes them: *pending* pages, never
+/// dropped from the cache. Cached pages are not sealed (their checksum field is stale);
+/// the checksum is computed into the bytes written and checked on every read from disk.
 final class PageStore: @unchecked Sendable {
     let handle: any FileHandle
     let path: String
     let pageSize: Int
     let growthPages: Int
     private let lock = SimpleLock()
-    private var cache: [UInt64: [UInt8]] = [:]
-    /// Pages committed since the last checkpoint, not yet written (unsealed): what their
-    /// numbers hold until the checkpoint, read before the cache.
-    private var pending: [UInt64: [UInt8]] = [:]
+    private var cache = PageCache()
+    /// Pages committed since the last checkpoint, not yet written.
+    private var pending = Set<UInt64>()
     /// Pages the file has room for (its size / page size).
     private(set) var capacityPages: UInt64
 
@@ -29,36 +29,41 @@ final class PageStore: @unchecked Sendable {
     /// Page `number`, checked: a page whose checksum or structure does not verify is an
     /// error that names it.
     func read(_ number: UInt64) throws -> Page {
-        if let bytes = lock.withLock({ pending[number] ?? cache[number] }) {
-            return Page(number: number, bytes: bytes)
-        }
-        let bytes = try handle.read(at: Int(number) * pageSize, count: pageSize)
-        guard bytes.count == pageSize else {
+        if let page = lock.withLock({ cache[number] }) { return page }
+        let page = Page.make(number: number, size: pageSize)
+        let got = try page.withUnsafeMutableBytes { try handle.read(into: $0, at: Int(number) * pageSize) }
+        guard got == pageSize else {
             throw StoreError(.corrupted, "page \(number) lies past the end of the file", path: path)
         }
-        let page = Page(number: number, bytes: bytes)
         if let problem = page.structuralProblem() {
             throw StoreError(.corrupted, "page \(number) (offset \(Int(number) * pageSize)): \(problem)", path: path)
         }
-        lock.withLock { cache[number] = bytes }
+        lock.withLock { cache[number] = page }
         return page
     }
 
-    /// Writes `pages` (sealed), coalescing runs of consecutive page numbers into one write.
+    /// Writes `pages`, each sealed on the way out (the checksum computed into the bytes
+    /// written; the page object is not changed), coalescing runs of consecutive page
+    /// numbers into one write.
     func write(_ pages: [Page]) throws {
         let sorted = pages.sorted { $0.number < $1.number }
+        var buffer: [UInt8] = []
         var index = 0
         while index < sorted.count {
             var end = index + 1
             while end < sorted.count && sorted[end].number == sorted[end - 1].number + 1 { end += 1 }
-            if end - index == 1 {
-                try handle.write(sorted[index].bytes, at: Int(sorted[index].number) * pageSize)
-            } else {
-                var buffer: [UInt8] = []
-                buffer.reserveCapacity((end - index) * pageSize)
-                for page in sorted[index..<end] { buffer.append(contentsOf: page.bytes) }
-                try handle.write(buffer, at: Int(sorted[index].number) * pageSize)
+            buffer.removeAll(keepingCapacity: true)
+            buffer.reserveCapacity((end - index) * pageSize)
+            for page in sorted[index..<end] {
+                let start = buffer.count
+                page.withUnsafeBytes { buffer.append(contentsOf: $0) }
+                buffer.withUnsafeMutableBytes { all in
+                    let bytes = UnsafeMutableRawBufferPointer(rebasing: all[start..<(start + pageSize)])
+                    let sum = Checksum.xxh3(UnsafeRawBufferPointer(rebasing: bytes[8...]), seed: page.number)
+                    LittleEndian.store(sum, bytes, 0)
+                }
             }
+            try handle.write(buffer, at: Int(sorted[index].number) * pageSize)
             index = end
         }
     }
@@ -81,12 +86,10 @@ final class PageStore: @unchecked Sendable {
     /// until the next checkpoint; `freed` pending pages need not be written any more.
     func publish(_ pages: [Page], freed: [UInt64]) {
         lock.withLock {
-            for number in freed {
-                if let bytes = pending.removeValue(forKey: number) { cache[number] = bytes }
-            }
+            for number in freed { pending.remove(number) }
             for page in pages {
-                pending[page.number] = page.bytes
-                cache[page.number] = nil
+                cache[page.number] = page
+                pending.insert(page.number)
             }
         }
     }
@@ -94,29 +97,42 @@ final class PageStore: @unchecked Sendable {
     /// Whether `number` was committed since the last checkpoint (so no checkpoint on disk
     /// reaches it).
     func isPending(_ number: UInt64) -> Bool {
-        lock.withLock { pending[number] != nil }
+        lock.withLock { pending.contains(number) }
     }
 
     var pendingCount: Int { lock.withLock { pending.count } }
 
-    /// Seals every pending page, writes them (coalesced) and syncs. They stay cached; they
-    /// stop being pending only when this succeeds.
+    /// Writes every pending page (coalesced, sealed on the way out) and syncs. They stop
+    /// being pending only when this succeeds.
     func writePending() throws {
-        let unwritten = lock.withLock { pending }
-        var pages: [Page] = []
-        pages.reserveCapacity(unwritten.count)
-        for (number, bytes) in unwritten {
-            var page = Page(number: number, bytes: bytes)
-            page.seal()
-            pages.append(page)
+        let pages = try lock.withLock { () throws -> [Page] in
+            try pending.map { number in
+                guard let page = cache[number] else {
+                    throw StoreError(.corrupted, "pending page \(number) is missing from the cache", path: path)
+                }
+                return page
+            }
         }
         try write(pages)
         try sync()
-        lock.withLock {
-            for page in pages {
-                cache[page.number] = page.bytes
-                pending[page.number] = nil
+        lock.withLock { pending.removeAll() }
+    }
+}
+
+/// Verified committed pages by page number: an array indexed by the number (page numbers
+/// are dense, from 2 up to the page count).
+struct PageCache {
+    private var pages: [Page?] = []
+
+    subscript(number: UInt64) -> Page? {
+        get { number < UInt64(pages.count) ? pages[Int(number)] : nil }
+        set {
+            let index = Int(number)
+            if index >= pages.count {
+                guard newValue != nil else { return }
+                pages.append(contentsOf: repeatElement(nil, count: max(index + 1, pages.count * 2) - pages.count))
             }
+            pages[index] = newValue
         }
     }
 }

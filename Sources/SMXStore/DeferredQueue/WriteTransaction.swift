@@ -69,36 +69,44 @@ public final class WriteTransaction: PageReader {
 
     func page(_ number: UInt64) throws -> Page {
         if let page = dirty[number] { return page }
+        return try committedPage(number)
+    }
+
+    private func committedPage(_ number: UInt64) throws -> Page {
         guard number >= 2, number < pageCount else {
             throw StoreError(.corrupted, "page number \(number) out of range (\(pageCount) pages)", path: path)
         }
         return try store.read(number)
     }
 
-    /// A fresh page of this transaction.
-    func allocatePage(kind: Page.Kind) -> UInt64 {
-        let number: UInt64
-        if let n = recycled.popLast() {
-            number = n
-        } else if let n = reusable.popLast() {
-            number = n
-        } else {
-            number = pageCount
-            pageCount += 1
-        }
-        dirty[number] = Page(number: number, kind: kind, size: pageSize, txid: txid)
-        return number
+    /// A page number for a new page of this transaction.
+    private func takePageNumber() -> UInt64 {
+        if let n = recycled.popLast() { return n }
+        if let n = reusable.popLast() { return n }
+        defer { pageCount += 1 }
+        return pageCount
     }
 
-    /// The number of a page of this transaction holding `number`'s content: `number` itself
-    /// when it already is one, else a copy (and `number` is freed).
-    func writable(_ number: UInt64) throws -> UInt64 {
-        if dirty[number] != nil { return number }
-        let original = try page(number)
-        let copy = allocatePage(kind: original.kind ?? .leaf)
-        dirty[copy]!.bytes = original.bytes
-        dirty[copy]!.number = copy
-        dirty[copy]!.txid = txid
+    /// A fresh page of this transaction.
+    func allocatePage(kind: Page.Kind) -> UInt64 {
+        newPage(kind: kind).number
+    }
+
+    /// A fresh page of this transaction.
+    func newPage(kind: Page.Kind) -> Page {
+        let page = Page.make(number: takePageNumber(), kind: kind, size: pageSize, txid: txid)
+        dirty[page.number] = page
+        return page
+    }
+
+    /// A page of this transaction holding `number`'s content: `number` itself when it
+    /// already is one, else a copy (and `number` is freed).
+    func writable(_ number: UInt64) throws -> Page {
+        if let page = dirty[number] { return page }
+        let original = try committedPage(number)
+        let copy = Page.make(number: takePageNumber(), copying: original)
+        copy.txid = txid
+        dirty[copy.number] = copy
         freed.append(number)
         return copy
     }
@@ -113,18 +121,24 @@ public final class WriteTransaction: PageReader {
 
     // MARK: - Trees
 
-    private func tree(_ name: String) throws -> TreeState {
-        if let state = trees[name] { return state }
-        let key = Array(name.utf8)
-        guard let value = try BTree.get(key, root: catalogRoot, in: self) else {
-            return TreeState(root: 0, count: 0)
+    /// Where `name` is in `trees`, read from the catalog on first use (root 0 when the
+    /// catalog has no such tree). The index stays valid while `trees` gains no key, so a
+    /// change reads and writes the state without hashing the name again.
+    private func treeIndex(_ name: String) throws -> [String: TreeState].Index {
+        if let index = trees.index(forKey: name) { return index }
+        var state = TreeState(root: 0, count: 0)
+        if let value = try BTree.get(Array(name.utf8), root: catalogRoot, in: self) {
+            guard value.count == 16 else {
+                throw StoreError(.corrupted, "catalog entry of tree \(name) has \(value.count) bytes", path: path)
+            }
+            state = value.withUnsafeBytes { TreeState(root: LittleEndian.u64($0, 0), count: LittleEndian.u64($0, 8)) }
         }
-        guard value.count == 16 else {
-            throw StoreError(.corrupted, "catalog entry of tree \(name) has \(value.count) bytes", path: path)
-        }
-        let state = value.withUnsafeBytes { TreeState(root: LittleEndian.u64($0, 0), count: LittleEndian.u64($0, 8)) }
         trees[name] = state
-        return state
+        return trees.index(forKey: name)!
+    }
+
+    private func tree(_ name: String) throws -> TreeState {
+        trees.values[try treeIndex(name)]
     }
 
     private func checkOpen() throws {
@@ -151,12 +165,13 @@ public final class WriteTransaction: PageReader {
             throw StoreError(.invalidArgument, "value of \(value.count) bytes; the largest is \(BTreeJournal.maxValueSize)", path: path)
         }
         try checkName(name)
-        var state = try tree(name)
+        let index = try treeIndex(name)
+        var state = trees.values[index]
         let (root, added) = try insert(key, value, root: state.root)
         state.root = root
         if added { state.count += 1 }
         state.changed = true
-        trees[name] = state
+        trees.values[index] = state
         BTreeJournal.encodePut(key, value, tree: name, into: &journal)
         journalBoundaries.append(journal.count)
     }
@@ -171,13 +186,14 @@ public final class WriteTransaction: PageReader {
     public func delete(_ key: [UInt8], in name: String) throws -> Bool {
         try checkOpen()
         try checkName(name)
-        var state = try tree(name)
+        let index = try treeIndex(name)
+        var state = trees.values[index]
         let (root, removed) = try remove(key, root: state.root)
         guard removed else { return false }
         state.root = root
         state.count -= 1
         state.changed = true
-        trees[name] = state
+        trees.values[index] = state
         BTreeJournal.encodeDelete(key, tree: name, into: &journal)
         journalBoundaries.append(journal.count)
         return true
