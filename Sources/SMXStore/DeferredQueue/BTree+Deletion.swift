@@ -30,6 +30,7 @@ extension WriteTransaction {
             }
             return page.number
         case .branch:
+            guard page.count > 0 else { throw StoreError(.corrupted, "branch page \(page.number) has no separators", path: path) }
             let childIndex = page.childIndex(for: key)
             if let replacement = try remove(key, from: page.child(childIndex), depth: depth + 1) {
                 page.setChild(childIndex, replacement)

@@ -119,8 +119,11 @@ extension WriteTransaction {
         var children = (0..<page.childCount).map { page.child($0) }
         keys.insert(key, at: index)
         children.insert(child, at: index + 1)
-        let appending = index == page.count
-        let middle = appending ? keys.count - 1 : keys.count / 2
+        // Appending at the right edge (keys arriving in order), the left page keeps all
+        // but the last two separators: one moves up, the other stays with the new right
+        // page, which is never a branch without separators.
+        let appending = index == page.count && keys.count >= 3
+        let middle = appending ? keys.count - 2 : keys.count / 2
         let right = newPage(kind: .branch)
         let left = Page.make(number: page.number, kind: .branch, size: pageSize, txid: txid)
         left.link = children[0]

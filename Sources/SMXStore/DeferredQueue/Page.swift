@@ -151,6 +151,7 @@ public final class Page: ManagedBuffer<PageIdentity, UInt8> {
             return nil
         case .branch, .leaf:
             let count = self.count
+            if kind == .branch, count == 0 { return "branch without separators" }
             guard lower == Self.headerSize + count * Self.slotSize, lower <= upper, upper <= size else {
                 return "slot array and cell area overlap (count \(count), lower \(lower), upper \(self.upper))"
             }
