@@ -42,7 +42,7 @@ public final class BTreeFile: @unchecked Sendable {
         /// runs a checkpoint.
         public var checkpointJournalBytes = 64 << 20
         /// ... or more pages than this committed and not yet written.
-        public var checkpointPages = 16384
+        public var checkpointPages = 65536
         public var readOnly = false
 
         public init(queueID: QueueID, path: String) {
@@ -599,8 +599,10 @@ public final class Snapshot: PageReader, @unchecked Sendable {
     }
 
     func tree(_ name: String) throws -> (root: UInt64, count: UInt64) {
-        if let entry = lock.withLock({ catalog[name] }) { return entry }
+        // The file's cache first: for a snapshot of the newest commit (the usual one) it
+        // holds the entry, and a short-lived snapshot then allocates nothing of its own.
         if let entry = file.cachedTree(name, txid: meta.txid) { return entry }
+        if let entry = lock.withLock({ catalog[name] }) { return entry }
         var entry: (root: UInt64, count: UInt64) = (0, 0)
         if let value = try BTree.get(Array(name.utf8), root: meta.catalogRoot, in: self) {
             guard value.count == 16 else {

@@ -116,6 +116,10 @@ final class PageStore: @unchecked Sendable {
         try write(pages)
         try sync()
         lock.withLock { pending.removeAll() }
+        // Every page this store needs is in its own cache; the kernel's copies (large
+        // folios after long sequential writes) would make the next checkpoint's scattered
+        // 4 KiB writes rewrite whole folios. Advice only: a failure changes nothing.
+        try? handle.dropCachedPages()
     }
 }
 

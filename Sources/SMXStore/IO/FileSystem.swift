@@ -90,6 +90,12 @@ public protocol FileHandle: AnyObject, Sendable {
     /// Sets the file size (`ftruncate`).
     func truncate(to size: Int) throws
 
+    /// Tells the kernel the file's cached pages will not be read again
+    /// (`posix_fadvise(POSIX_FADV_DONTNEED)`; synced pages are dropped). For files whose
+    /// owner keeps its own cache: a 4 KiB write into a large cached folio dirties, and
+    /// writes back, the whole folio. Advice only: nothing changes what the file holds.
+    func dropCachedPages() throws
+
     /// Takes a byte-range lock on `[offset, offset + length)` (`length` 0: from `offset` to
     /// the end of the file, however far it grows) without waiting; returns whether it got it.
     ///
@@ -137,6 +143,9 @@ public protocol FileLock: AnyObject, Sendable {
 }
 
 extension FileHandle {
+    /// No kernel page cache to advise (simulated and wrapping handles).
+    public func dropCachedPages() throws {}
+
     /// Writes all of `bytes` at `offset`.
     public func write(_ bytes: [UInt8], at offset: Int) throws {
         try bytes.withUnsafeBytes { try write($0, at: offset) }

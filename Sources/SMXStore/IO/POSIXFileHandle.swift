@@ -75,6 +75,12 @@ final class POSIXFileHandle: FileHandle, Sendable {
         }
     }
 
+    func dropCachedPages() throws {
+        try withDescriptor("dropCachedPages") { fd throws(StoreError) in
+            try Syscalls.dropCachedPages(fd, path: path)
+        }
+    }
+
     func fullSync() throws {
         try withDescriptor("fullSync") { fd throws(StoreError) in
             try Syscalls.fsync(fd, path: path)

@@ -113,6 +113,13 @@ enum Syscalls {
         }
     }
 
+    /// `posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)`: the kernel may drop the file's clean
+    /// cached pages. Advice only; it returns the error number instead of setting errno.
+    static func dropCachedPages(_ fd: Int32, path: String) throws(StoreError) {
+        let result = Glibc.posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED)
+        if result != 0 { throw .syscall("posix_fadvise", errno: result, path: path) }
+    }
+
     static func ftruncate(_ fd: Int32, to size: Int, path: String) throws(StoreError) {
         _ = try retrying("ftruncate", path: path) { Glibc.ftruncate(fd, off_t(size)) }
     }
