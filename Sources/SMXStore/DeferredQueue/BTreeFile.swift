@@ -150,20 +150,20 @@ public final class BTreeFile: @unchecked Sendable {
                     }
                 }
                 let store = try PageStore(handle: handle, path: path, pageSize: meta.pageSize, growthPages: configuration.growthPages)
-                let free = configuration.readOnly ? [] : try readFreelist(meta, store: store)
+                // A reader's pin covers the checkpoint's freelist chain too: the writer frees
+                // those pages at its next checkpoint, after the pinned transaction.
+                let free = try readFreelist(meta, store: store)
                 let file = BTreeFile(
                     configuration: configuration, fileSystem: fileSystem, store: store, meta: meta, free: free,
                     readerTable: readerTable, pin: pin, logger: logger
                 )
-                switch try file.replayJournal() {
+                switch try file.replayJournal(mayReadAgain: attempts < 100, damageMayBeARace: attempts < 5) {
                 case .replayed:
                     return file
-                case .checkpointedMeanwhile where configuration.readOnly && attempts < 100:
+                case .readAgain:
                     pin?.release()
                     try? handle.close()
                     continue
-                case .checkpointedMeanwhile:
-                    throw StoreError(.corrupted, "the journal belongs to a newer checkpoint than any meta page", path: BTreeJournal.path(for: path))
                 }
             } catch {
                 pin?.release()
@@ -198,12 +198,14 @@ public final class BTreeFile: @unchecked Sendable {
         journal.close()
     }
 
-    private enum JournalOutcome { case replayed, checkpointedMeanwhile }
+    /// `readAgain`: a read-only open raced the writer (a checkpoint started a newer
+    /// journal, or a commit was being written while the journal was read).
+    private enum JournalOutcome { case replayed, readAgain }
 
     /// Brings the state from the newest checkpoint up to the journal's last commit; a
     /// writer then runs a checkpoint (so the torn tail of a crash is gone) and keeps the
     /// fresh journal open for appending.
-    private func replayJournal() throws -> JournalOutcome {
+    private func replayJournal(mayReadAgain: Bool, damageMayBeARace: Bool) throws -> JournalOutcome {
         let path = configuration.path
         let journalPath = BTreeJournal.path(for: path)
         if !configuration.readOnly, try fileSystem.itemType(BTreeJournal.rewritePath(for: path)) != nil {
@@ -230,7 +232,12 @@ public final class BTreeFile: @unchecked Sendable {
         }
         // The journal of checkpoint N, or of N - 1 when a crash came between the meta
         // sync and the journal's rename (then every commit in it is at or below the meta).
-        if contents.generation > checkpoint.checkpoint { return .checkpointedMeanwhile }
+        if contents.generation > checkpoint.checkpoint {
+            guard configuration.readOnly, mayReadAgain else {
+                throw StoreError(.corrupted, "the journal belongs to a newer checkpoint than any meta page", path: journalPath)
+            }
+            return .readAgain
+        }
         guard contents.generation == checkpoint.checkpoint
             || (contents.generation + 1 == checkpoint.checkpoint && contents.lastTxid <= checkpoint.txid) else {
             throw StoreError(
@@ -243,6 +250,10 @@ public final class BTreeFile: @unchecked Sendable {
             throw StoreError(.corrupted, "journal base \(contents.base) is not checkpoint transaction \(checkpoint.txid)", path: journalPath)
         }
         if let later = contents.commitAfterDamage {
+            // A reader's read of the file is not atomic with the writer's appends: it may
+            // see one commit half written and the next whole. Read again; the writer
+            // never leaves that behind.
+            if configuration.readOnly && damageMayBeARace { return .readAgain }
             throw StoreError(
                 .corrupted,
                 "journal damaged at offset \(contents.damage!.offset) (\(contents.damage!.reason)) with commit \(later) after it: acknowledged commits are missing",
