@@ -51,13 +51,21 @@ public final class DeferredQueueReader: NextTrySource, Sendable {
     /// Up to `limit` next-try index keys `>= from`, strictly increasing (``NextTrySource``).
     public func keys(from: NextTryKey, limit: Int) throws -> [NextTryKey] {
         guard limit > 0 else { return [] }
-        let cursor = try snapshot.cursor(Schema.nextTry)
-        var out: [NextTryKey] = []
-        var more = try cursor.seek(Schema.nextTryKey(from))
-        while more, out.count < limit, let key = cursor.key {
+        return try scan(Schema.nextTry, from: Schema.nextTryKey(from), limit: limit) { key in
             guard let decoded = Schema.decodeNextTryKey(key) else {
                 throw StoreError(.corrupted, "next-try index: key of \(key.count) bytes", path: path)
             }
+            return decoded
+        }
+    }
+
+    /// Decoded keys of `tree` from `start` on, in order, while `decode` returns one, at
+    /// most `limit`.
+    private func scan<T>(_ tree: String, from start: [UInt8], limit: Int, _ decode: ([UInt8]) throws -> T?) throws -> [T] {
+        let cursor = try snapshot.cursor(tree)
+        var out: [T] = []
+        var more = try cursor.seek(start)
+        while more, out.count < limit, let key = cursor.key, let decoded = try decode(key) {
             out.append(decoded)
             more = try cursor.next()
         }
@@ -81,32 +89,23 @@ public final class DeferredQueueReader: NextTrySource, Sendable {
     /// Up to `limit` recipients whose destination is `destination`, by envelope and index.
     public func recipients(destination: String, limit: Int = .max) throws -> [RecipientID] {
         let prefix = Schema.destinationPrefix(destination)
-        let cursor = try snapshot.cursor(Schema.destinations)
-        var out: [RecipientID] = []
-        var more = try cursor.seek(prefix)
-        while more, out.count < limit, let key = cursor.key, key.starts(with: prefix) {
+        return try scan(Schema.destinations, from: prefix, limit: limit) { key in
+            guard key.starts(with: prefix) else { return nil }
             guard let entry = Schema.decodeDestinationKey(key) else {
                 throw StoreError(.corrupted, "destination index: malformed key of \(key.count) bytes", path: path)
             }
-            out.append(entry.id)
-            more = try cursor.next()
+            return entry.id
         }
-        return out
     }
 
     /// Up to `limit` held recipients at or after `from`, by envelope and index.
     public func held(from: RecipientID = RecipientID(EnvelopeID(0), 0), limit: Int = .max) throws -> [RecipientID] {
-        let cursor = try snapshot.cursor(Schema.hold)
-        var out: [RecipientID] = []
-        var more = try cursor.seek(Schema.holdKey(from))
-        while more, out.count < limit, let key = cursor.key {
+        try scan(Schema.hold, from: Schema.holdKey(from), limit: limit) { key in
             guard let id = Schema.decodeRecipientKey(key) else {
                 throw StoreError(.corrupted, "hold set: key of \(key.count) bytes", path: path)
             }
-            out.append(id)
-            more = try cursor.next()
+            return id
         }
-        return out
     }
 
     /// How many entries each tree holds (from the catalog: no scan).
