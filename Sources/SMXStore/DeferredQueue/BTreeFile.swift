@@ -93,8 +93,10 @@ public final class BTreeFile: @unchecked Sendable {
         self.logger = logger
     }
 
-    /// Opens the file, creating it (two meta pages for transaction 0, synced, and its
-    /// directory synced) when it does not exist and the open is not read-only.
+    /// Opens the file, creating it (two meta pages at transaction 0, synced, then its
+    /// journal, and the directory synced) when it does not exist and the open is not
+    /// read-only. The journal's commits after the newest checkpoint are replayed; a writer
+    /// then runs a checkpoint when there were any (see ``BTreeJournal``).
     ///
     /// Also opens the reader table beside it (``ReaderTable/path(forQueueFile:)``, created
     /// when missing). A writer takes the writer lock first and fails with
@@ -173,12 +175,12 @@ public final class BTreeFile: @unchecked Sendable {
         }
     }
 
-    /// A new file: two meta pages (checkpoints 0 and 1 at transaction 0), synced, its
-    /// journal for checkpoint 1, and the directory synced.
+    /// A new file in an existing directory: two meta pages (checkpoints 0 and 1 at
+    /// transaction 0), synced, then its journal for checkpoint 1 (whose creation syncs the
+    /// directory).
     private static func create(fileSystem: any FileSystem, configuration: Configuration) throws {
         let path = configuration.path
         let pageSize = configuration.pageSize
-        try fileSystem.createDirectoryDurably(Path.directory(of: path))
         let handle = try fileSystem.openFile(path, mode: .createNew)
         defer { try? handle.close() }
         let created = wallClockMicros()
