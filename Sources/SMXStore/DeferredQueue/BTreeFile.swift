@@ -226,30 +226,37 @@ public final class BTreeFile: @unchecked Sendable {
             throw error
         }
         let checkpoint = meta
-        var replayed = 0
-        let contents = try BTreeJournal.read(bytes, queueID: configuration.queueID, path: journalPath) { txid, operations in
-            guard txid > checkpoint.txid else { return }
-            replayed += 1
-            try self.replay(txid: txid, operations)
-        }
-        // The journal of checkpoint N, or of N - 1 when a crash came between the meta
-        // sync and the journal's rename (then every commit in it is at or below the meta).
-        if contents.generation > checkpoint.checkpoint {
+        // Which checkpoint the journal continues, before anything is replayed: the one
+        // of the meta (generation N, based at its txid), or N - 1 when a crash came between
+        // the meta's sync and the journal's rename (then no commit in it is above the
+        // meta's txid). A newer one means a reader raced a checkpoint.
+        let header = try BTreeJournal.header(bytes, queueID: configuration.queueID, path: journalPath)
+        let current = header.segmentNumber == checkpoint.checkpoint
+        if header.segmentNumber > checkpoint.checkpoint {
             guard configuration.readOnly, mayReadAgain else {
                 throw StoreError(.corrupted, "the journal belongs to a newer checkpoint than any meta page", path: journalPath)
             }
             return .readAgain
         }
-        guard contents.generation == checkpoint.checkpoint
-            || (contents.generation + 1 == checkpoint.checkpoint && contents.lastTxid <= checkpoint.txid) else {
+        guard current ? header.baseSequence == checkpoint.txid : header.segmentNumber + 1 == checkpoint.checkpoint else {
             throw StoreError(
                 .corrupted,
-                "journal generation \(contents.generation) (commits \(contents.base + 1)...\(contents.lastTxid)) does not continue checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
+                "journal generation \(header.segmentNumber) at transaction \(header.baseSequence) does not continue checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
                 path: journalPath
             )
         }
-        if contents.generation == checkpoint.checkpoint, contents.base != checkpoint.txid {
-            throw StoreError(.corrupted, "journal base \(contents.base) is not checkpoint transaction \(checkpoint.txid)", path: journalPath)
+        var replayed = 0
+        let contents = try BTreeJournal.read(bytes, queueID: configuration.queueID, path: journalPath) { txid, operations in
+            guard txid > checkpoint.txid else { return }
+            guard current else {
+                throw StoreError(
+                    .corrupted,
+                    "journal generation \(header.segmentNumber) holds commit \(txid), after checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
+                    path: journalPath
+                )
+            }
+            replayed += 1
+            try self.replay(txid: txid, operations)
         }
         if let later = contents.commitAfterDamage {
             // A reader's read of the file is not atomic with the writer's appends: it may
@@ -266,7 +273,7 @@ public final class BTreeFile: @unchecked Sendable {
             logger.info("deferred queue journal ends in an unfinished commit", metadata: ["offset": "\(damage.offset)", "reason": "\(damage.reason)"])
         }
         guard !configuration.readOnly else { return .replayed }
-        if replayed > 0 || contents.generation != checkpoint.checkpoint || contents.damage != nil {
+        if replayed > 0 || !current || contents.damage != nil {
             try writerLock.withLock { try checkpointLocked() }
         } else {
             let handle = try fileSystem.openFile(journalPath, mode: .existing)

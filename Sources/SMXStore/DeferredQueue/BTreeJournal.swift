@@ -127,6 +127,16 @@ public enum BTreeJournal {
         public var commitAfterDamage: UInt64?
     }
 
+    /// The journal's file header (generation and base), checked to be a journal of this
+    /// queue.
+    public static func header(_ bytes: [UInt8], queueID: QueueID, path: String? = nil) throws -> FileHeader {
+        let header = try FileHeader.decode(bytes, path: path)
+        guard header.kind == .deferredQueueJournal, header.queueID == queueID else {
+            throw StoreError(.corrupted, "not a deferred queue journal of this queue (\(header.kind))", path: path)
+        }
+        return header
+    }
+
     /// Reads the journal in `bytes`, handing each complete commit (transaction id and
     /// operations, in order) to `commit`. Throws ``StoreError/Code/corrupted`` for a bad
     /// header or a commit whose operations do not decode, and whatever `commit` throws.
@@ -136,10 +146,7 @@ public enum BTreeJournal {
         path: String? = nil,
         commit: (UInt64, [BTreeOperation]) throws -> Void
     ) throws -> Contents {
-        let header = try FileHeader.decode(bytes, path: path)
-        guard header.kind == .deferredQueueJournal, header.queueID == queueID else {
-            throw StoreError(.corrupted, "not a deferred queue journal of this queue (\(header.kind))", path: path)
-        }
+        let header = try header(bytes, queueID: queueID, path: path)
         let generation = header.segmentNumber
         var contents = Contents(
             generation: generation, base: header.baseSequence, lastTxid: header.baseSequence,
