@@ -4,9 +4,10 @@
 /// together and in order, so a caller sees them all or nothing; callers in one commit
 /// share its transaction id.
 ///
-/// A caller's changes are either operations (``BTreeFile/apply(_:)``, checked for key and
-/// value sizes before they are queued) or a closure (``BTreeFile/commit(_:)``) that may
-/// read what earlier callers in the same transaction wrote. A closure that throws fails
+/// A caller's changes are either operations (``BTreeFile/apply(_:)``, checked for tree
+/// name, key and value sizes before they are queued) or a closure
+/// (``BTreeFile/commit(_:)``) that may read what earlier callers in the same transaction
+/// wrote. A closure that throws fails
 /// the whole commit, every caller in it, and nothing is written: callers check their
 /// arguments before they queue, so only damaged pages and I/O failures throw there.
 public enum BTreeOperation: Sendable, Equatable {
@@ -102,26 +103,11 @@ extension BTreeFile {
     /// meanwhile; returns the id of the transaction that committed them.
     @discardableResult
     public func apply(_ operations: [BTreeOperation]) async throws -> UInt64 {
-        let maxKey = BTree.maxKeySize(pageSize: pageSize)
         for operation in operations {
-            switch operation {
-            case .put(_, let key, let value):
-                guard key.count <= maxKey, value.count < Int(Page.overflowFlag) else {
-                    throw StoreError(.invalidArgument, "key of \(key.count) or value of \(value.count) bytes is too large", path: configuration.path)
-                }
-            case .delete(_, let key):
-                guard key.count <= maxKey else {
-                    throw StoreError(.invalidArgument, "key of \(key.count) bytes is too large", path: configuration.path)
-                }
-            }
+            try WriteTransaction.check(operation, pageSize: pageSize, path: configuration.path)
         }
         return try await committer().submit { txn in
-            for operation in operations {
-                switch operation {
-                case .put(let tree, let key, let value): try txn.put(key, value, in: tree)
-                case .delete(let tree, let key): try txn.delete(key, in: tree)
-                }
-            }
+            for operation in operations { try txn.apply(operation) }
         }.1
     }
 

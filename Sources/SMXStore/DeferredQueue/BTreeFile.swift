@@ -293,12 +293,7 @@ public final class BTreeFile: @unchecked Sendable {
         guard transaction.txid == txid else {
             throw StoreError(.corrupted, "journal commit \(txid) does not follow transaction \(meta.txid)", path: BTreeJournal.path(for: configuration.path))
         }
-        for operation in operations {
-            switch operation {
-            case .put(let tree, let key, let value): try transaction.put(key, value, in: tree)
-            case .delete(let tree, let key): try transaction.delete(key, in: tree)
-            }
-        }
+        for operation in operations { try transaction.apply(operation) }
         transaction.finished = true
         let (newMeta, pages, newFree) = try transaction.prepareCommit()
         install(newMeta, pages: pages, free: newFree, transaction: transaction)

@@ -145,26 +145,38 @@ public final class WriteTransaction: PageReader {
         if finished { throw StoreError(.invalidArgument, "write transaction \(txid) is finished", path: path) }
     }
 
-    private func checkName(_ name: String) throws {
+    /// Checks an operation's tree name, key and value against the file's limits (1 to 255
+    /// bytes of name, ``BTree/maxKeySize(pageSize:)``, ``BTreeJournal/maxValueSize``): what
+    /// ``put(_:_:in:)`` and ``delete(_:in:)`` refuse, and ``BTreeFile/apply(_:)`` before it
+    /// queues operations.
+    static func check(_ operation: BTreeOperation, pageSize: Int, path: String) throws {
+        let (name, key, value): (String, [UInt8], [UInt8]?) = switch operation {
+        case .put(let tree, let key, let value): (tree, key, value)
+        case .delete(let tree, let key): (tree, key, nil)
+        }
         guard !name.isEmpty, name.utf8.count <= 255 else {
             throw StoreError(.invalidArgument, "tree name of \(name.utf8.count) bytes (1 to 255)", path: path)
         }
-    }
-
-    private func checkKey(_ key: [UInt8]) throws {
         guard key.count <= BTree.maxKeySize(pageSize: pageSize) else {
             throw StoreError(.invalidArgument, "key of \(key.count) bytes; the largest is \(BTree.maxKeySize(pageSize: pageSize))", path: path)
+        }
+        if let value, value.count > BTreeJournal.maxValueSize {
+            throw StoreError(.invalidArgument, "value of \(value.count) bytes; the largest is \(BTreeJournal.maxValueSize)", path: path)
+        }
+    }
+
+    /// Runs one operation.
+    func apply(_ operation: BTreeOperation) throws {
+        switch operation {
+        case .put(let tree, let key, let value): try put(key, value, in: tree)
+        case .delete(let tree, let key): try delete(key, in: tree)
         }
     }
 
     /// Inserts or replaces.
     public func put(_ key: [UInt8], _ value: [UInt8], in name: String) throws {
         try checkOpen()
-        try checkKey(key)
-        guard value.count <= BTreeJournal.maxValueSize else {
-            throw StoreError(.invalidArgument, "value of \(value.count) bytes; the largest is \(BTreeJournal.maxValueSize)", path: path)
-        }
-        try checkName(name)
+        try Self.check(.put(tree: name, key: key, value: value), pageSize: pageSize, path: path)
         let index = try treeIndex(name)
         var state = trees.values[index]
         let (root, added) = try insert(key, value, root: state.root)
@@ -185,7 +197,7 @@ public final class WriteTransaction: PageReader {
     @discardableResult
     public func delete(_ key: [UInt8], in name: String) throws -> Bool {
         try checkOpen()
-        try checkName(name)
+        try Self.check(.delete(tree: name, key: key), pageSize: pageSize, path: path)
         let index = try treeIndex(name)
         var state = trees.values[index]
         let (root, removed) = try remove(key, root: state.root)

@@ -344,6 +344,13 @@ import SMXTestSupport
         await #expect(throws: StoreError.self) {
             try await file.apply([.put(tree: "t", key: Array(repeating: 1, count: 5000), value: [])])
         }
+        // Refused before queueing, as put refuses them: too large a value, an empty name.
+        let beforeRefused = file.committedTransaction
+        await #expect(throws: StoreError.self) {
+            try await file.apply([.put(tree: "t", key: [1], value: Array(repeating: 0, count: BTreeJournal.maxValueSize + 1))])
+        }
+        await #expect(throws: StoreError.self) { try await file.apply([.delete(tree: "", key: [1])]) }
+        #expect(file.committedTransaction == beforeRefused)
         file.close()
         await #expect(throws: StoreError.self) { try await file.apply([.delete(tree: "t", key: [1])]) }
     }
