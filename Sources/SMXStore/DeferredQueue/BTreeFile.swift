@@ -278,8 +278,8 @@ public final class BTreeFile: @unchecked Sendable {
         } else {
             let handle = try fileSystem.openFile(journalPath, mode: .existing)
             journal = BTreeJournalWriter(
-                handle: handle, path: journalPath, generation: contents.generation, base: contents.base,
-                offset: contents.end, capacity: bytes.count, growthBytes: configuration.journalGrowthBytes
+                handle: handle, generation: contents.generation, offset: contents.end, capacity: bytes.count,
+                growthBytes: configuration.journalGrowthBytes
             )
         }
         return .replayed
@@ -408,19 +408,8 @@ public final class BTreeFile: @unchecked Sendable {
     public func write<R>(_ body: (WriteTransaction) throws -> R) throws -> R {
         writerLock.lock()
         defer { writerLock.unlock() }
-        let (base, free, oldest, checkpointed) = try lock.withLock { () throws -> (MetaPage, [FreePage], UInt64?, UInt64) in
-            if configuration.readOnly { throw StoreError(.invalidArgument, "deferred queue file is open read-only", path: configuration.path) }
-            if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
-            if let failure {
-                throw StoreError(.poisoned, "deferred queue file refuses writes after a failed write or sync; reopen it", path: configuration.path, cause: failure)
-            }
-            return (self.meta, self.free, readers.keys.min(), durable.txid)
-        }
-        // Readers in other processes: read after `checkpointed` is on disk (ReaderTable.pin(_:)).
-        let oldestReader = [oldest, try readerTable.oldestReader()].compactMap { $0 }.min()
-        let transaction = WriteTransaction(
-            file: self, store: store, base: base, free: free, oldestReader: oldestReader, checkpointed: checkpointed
-        )
+        try checkWritable()
+        let transaction = try nextTransaction()
         let result = try body(transaction)
         transaction.finished = true
         guard !transaction.dirty.isEmpty || transaction.trees.values.contains(where: \.changed) else { return result }
@@ -444,11 +433,17 @@ public final class BTreeFile: @unchecked Sendable {
 
     /// Writes every page committed since the last checkpoint and a new meta page, then
     /// starts a fresh journal (see ``BTreeJournal``). Commits wait meanwhile. Commits are
-    /// durable without it; it bounds the journal, the memory pending pages take and the
-    /// time an open spends replaying.
+    /// durable without it; it bounds the journal, and so the time an open spends
+    /// replaying, and lets pages freed since the last one be reused.
     public func checkpoint() throws {
         writerLock.lock()
         defer { writerLock.unlock() }
+        try checkWritable()
+        try checkpointLocked()
+    }
+
+    /// Refuses writes to a read-only, closed or poisoned file.
+    private func checkWritable() throws {
         try lock.withLock { () throws in
             if configuration.readOnly { throw StoreError(.invalidArgument, "deferred queue file is open read-only", path: configuration.path) }
             if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
@@ -456,21 +451,28 @@ public final class BTreeFile: @unchecked Sendable {
                 throw StoreError(.poisoned, "deferred queue file refuses writes after a failed write or sync; reopen it", path: configuration.path, cause: failure)
             }
         }
-        try checkpointLocked()
+    }
+
+    /// The next write transaction (writer lock held), on the newest state, reusing only
+    /// pages no reader of this process or another (the reader table, read after the
+    /// newest checkpoint is on disk: ``ReaderTable/pin(_:)``) and no checkpoint on disk
+    /// can reach.
+    private func nextTransaction() throws -> WriteTransaction {
+        let (base, free, oldest, checkpointed) = lock.withLock { (meta, self.free, readers.keys.min(), durable.txid) }
+        let oldestReader = [oldest, try readerTable.oldestReader()].compactMap { $0 }.min()
+        return WriteTransaction(file: self, store: store, base: base, free: free, oldestReader: oldestReader, checkpointed: checkpointed)
     }
 
     /// The checkpoint, with the writer lock held.
     private func checkpointLocked() throws {
-        let (base, free, oldest, checkpointed) = lock.withLock { (meta, self.free, readers.keys.min(), durable.txid) }
-        let oldestReader = [oldest, try readerTable.oldestReader()].compactMap { $0 }.min()
-        let transaction = WriteTransaction(
-            file: self, store: store, base: base, free: free, oldestReader: oldestReader, checkpointed: checkpointed
-        )
+        let transaction = try nextTransaction()
         transaction.finished = true
         let (newMeta, pages, newFree) = try transaction.prepareCheckpoint()
         let newJournal: BTreeJournalWriter
         do {
-            // The chain's pages join the pending ones; no snapshot reads freelist pages.
+            // The new chain's pages join the pending ones. Snapshots of older states may
+            // still read the old chain (verify() does); it is freed at this txid like any
+            // page, so reuse waits for them.
             store.publish(pages, freed: transaction.freed)
             try store.ensureCapacity(newMeta.pageCount)
             try store.writePending()

@@ -242,8 +242,8 @@ public enum BTreeJournal {
             throw error
         }
         return BTreeJournalWriter(
-            handle: handle, path: path(for: file), generation: generation, base: base,
-            offset: FormatConstants.fileHeaderSize, capacity: growthBytes, growthBytes: growthBytes
+            handle: handle, generation: generation, offset: FormatConstants.fileHeaderSize, capacity: growthBytes,
+            growthBytes: growthBytes
         )
     }
 }
@@ -251,20 +251,16 @@ public enum BTreeJournal {
 /// Appends commits to the open journal; used only under the file's writer lock.
 final class BTreeJournalWriter {
     let handle: any FileHandle
-    let path: String
     let generation: UInt64
-    let base: UInt64
     /// Where the next commit goes.
     private(set) var offset: Int
     private var capacity: Int
     private let growthBytes: Int
     private var buffer: [UInt8] = []
 
-    init(handle: any FileHandle, path: String, generation: UInt64, base: UInt64, offset: Int, capacity: Int, growthBytes: Int) {
+    init(handle: any FileHandle, generation: UInt64, offset: Int, capacity: Int, growthBytes: Int) {
         self.handle = handle
-        self.path = path
         self.generation = generation
-        self.base = base
         self.offset = offset
         self.capacity = capacity
         self.growthBytes = growthBytes

@@ -237,7 +237,7 @@ public final class WriteTransaction: PageReader {
 
     /// For a checkpoint (a transaction with no changes of its own): frees the previous
     /// freelist chain, writes the free list into fresh pages and returns the meta of the
-    /// next checkpoint and the chain's pages, sealed.
+    /// next checkpoint and the chain's pages (sealed when the checkpoint writes them).
     func prepareCheckpoint() throws -> (meta: MetaPage, pages: [Page], free: [FreePage]) {
         // The previous chain's pages are freed by this transaction; the new list is
         // written into pages taken now (a page listed as free is never one of them).
