@@ -175,17 +175,18 @@ public final class ReaderTable: @unchecked Sendable {
 
     // MARK: Readers
 
-    /// Pins the newest committed transaction for a snapshot: `newest` reads the queue file's
-    /// newest transaction id; the returned pin's ``ReaderPin/txid`` is the value of the last
-    /// call of `newest`, published in a slot before that call, so the writer reuses none of
-    /// its pages until the pin is released.
+    /// Pins the newest checkpoint for a read-only open: `newest` reads the transaction id of
+    /// the queue file's newest meta page; the returned pin's ``ReaderPin/txid`` is the value
+    /// of the last call of `newest`, published in a slot before that call, so the writer
+    /// reuses none of the pages that checkpoint reaches until the pin is released.
     ///
     /// Why the second read makes this safe: the writer reads the slots at the start of each
-    /// transaction, after its base transaction N is on disk, and a transaction based on N
-    /// reuses only pages freed by N or earlier. If the writer read the slots before this
-    /// reader's record was written, N was on disk before the check read, which found T as
-    /// the newest, so N ≤ T and the pages reused were not reachable from T; every later
-    /// transaction starts after T + 1 is on disk, after the check, and sees the record.
+    /// transaction and checkpoint, when its newest checkpoint N is on disk, and it reuses
+    /// only pages freed by N or earlier, or pages no checkpoint wrote. If the writer read
+    /// the slots before this reader's record was written, N was on disk before the check
+    /// read, which found T as the newest, so N ≤ T and no page it reused is reachable from
+    /// T; every transaction that reads the slots after the record is written sees it
+    /// (`docs/format/defedb.md`, "Why the race is safe").
     ///
     /// Pins of one table for the same transaction share a slot. Fails with
     /// ``StoreError/Code/noSpace`` when every slot is taken, ``StoreError/Code/locked`` if the
