@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import SMXStore
 
 /// `smx-bench defedb`: the deferred queue's workload on each engine, side by side.
@@ -79,6 +80,14 @@ struct DefEDBSuite {
     /// ratios to the peers when a result of that name exists.
     static let engines: [DeferredQueueEngine] = [SMXDeferredQueueTarget.engine, SQLiteTarget.engine, LMDBTarget.engine]
 
+    /// `engines`, or those named in `SMX_BENCH_ENGINES` (comma-separated; for profiling one
+    /// engine: ratios need both engines of a pair and are left out otherwise).
+    static var selectedEngines: [DeferredQueueEngine] {
+        guard let raw = getenv("SMX_BENCH_ENGINES"), case let list = String(cString: raw), !list.isEmpty else { return engines }
+        let names = Set(list.split(separator: ",").map(String.init))
+        return engines.filter { names.contains($0.name) }
+    }
+
     /// Measures the NextTryCache's memory per entry, for `edbc_bytes_per_entry`: a window of
     /// capacity 1,000,000 holding 1,000,000 keys (the size, in quick runs too), with
     /// next-try times spread over four hours and random envelope ids, inserted in random order.
@@ -101,7 +110,7 @@ struct DefEDBSuite {
     }
 
     func run(in directory: String) async throws -> SuiteReport {
-        var probe = SyncMeasurement.SpreadProbe(directory: directory, totalSamples: plan.fsyncSamples, slices: Self.engines.count + 2)
+        var probe = SyncMeasurement.SpreadProbe(directory: directory, totalSamples: plan.fsyncSamples, slices: Self.selectedEngines.count + 2)
         func measureProbe(_ name: String) throws {
             try probe.measure(name)
             let slice = probe.slices[probe.slices.count - 1].summary
@@ -122,7 +131,7 @@ struct DefEDBSuite {
         )
 
         var results: [DefEDBEngineResult] = []
-        for engine in Self.engines {
+        for engine in Self.selectedEngines {
             try measureProbe(engine.name)
             progress("\(engine.name): \(engine.setup)")
             results.append(try await runEngine(engine, workload: workload, in: directory))

@@ -49,22 +49,34 @@ actor SMXDeferredQueueTarget: DeferredQueueBenchTarget {
     }
 
     static func recordKey(_ key: RecipientKey) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: KeyBytes.recipientSize)
-        bytes.withUnsafeMutableBytes { KeyBytes.store(key, at: $0.baseAddress!) }
-        return bytes
+        [UInt8](unsafeUninitializedCapacity: KeyBytes.recipientSize) { buffer, count in
+            KeyBytes.store(key, at: buffer.baseAddress!)
+            count = KeyBytes.recipientSize
+        }
     }
 
     static func indexKey(_ key: NextTryKey) -> [UInt8] {
-        var bytes = [UInt8](repeating: 0, count: KeyBytes.nextTrySize)
-        bytes.withUnsafeMutableBytes { KeyBytes.store(key, at: $0.baseAddress!) }
-        return bytes
+        [UInt8](unsafeUninitializedCapacity: KeyBytes.nextTrySize) { buffer, count in
+            KeyBytes.store(key, at: buffer.baseAddress!)
+            count = KeyBytes.nextTrySize
+        }
+    }
+
+    /// A copy of value `i` of `batch` (the engine's API takes arrays).
+    static func value(_ i: Int, of batch: RecipientBatch) -> [UInt8] {
+        batch.withValue(i) { value in
+            [UInt8](unsafeUninitializedCapacity: value.count) { buffer, count in
+                if let source = value.baseAddress { buffer.baseAddress!.initialize(from: source.assumingMemoryBound(to: UInt8.self), count: value.count) }
+                count = value.count
+            }
+        }
     }
 
     func insert(batch: RecipientBatch) throws {
         try btree.write { txn in
             for i in 0..<batch.count {
                 let key = batch.keys[i]
-                try txn.put(Self.recordKey(key), Array(batch.valueBytes[batch.valueRange(i)]), in: "records")
+                try txn.put(Self.recordKey(key), Self.value(i, of: batch), in: "records")
                 try txn.put(Self.indexKey(NextTryKey(nextTry: batch.nextTry[i], envelope: key.envelope, index: key.index)), [], in: "next_try")
             }
         }
@@ -77,7 +89,7 @@ actor SMXDeferredQueueTarget: DeferredQueueBenchTarget {
                 let old = NextTryKey(nextTry: batch.previousNextTry[i], envelope: key.envelope, index: key.index)
                 guard try txn.delete(Self.indexKey(old), in: "next_try") else { throw EngineError("smx: index entry missing") }
                 try txn.put(Self.indexKey(NextTryKey(nextTry: batch.nextTry[i], envelope: key.envelope, index: key.index)), [], in: "next_try")
-                try txn.put(Self.recordKey(key), Array(batch.valueBytes[batch.valueRange(i)]), in: "records")
+                try txn.put(Self.recordKey(key), Self.value(i, of: batch), in: "records")
             }
         }
     }
@@ -100,10 +112,9 @@ actor SMXDeferredQueueTarget: DeferredQueueBenchTarget {
             guard let raw = cursor.key, raw.count == KeyBytes.nextTrySize else { throw EngineError("smx: bad index key") }
             let entry = raw.withUnsafeBytes { KeyBytes.loadNextTryKey($0.baseAddress!) }
             if entry.nextTry > now { break }
-            guard let value = try snapshot.get(Self.recordKey(entry.recipient), in: "records") else {
+            guard try snapshot.withValue(Self.recordKey(entry.recipient), in: "records", { chunk.add($0.baseAddress, $0.count) }) != nil else {
                 throw EngineError("smx: record of an index entry missing")
             }
-            value.withUnsafeBytes { chunk.add($0.baseAddress, $0.count) }
             chunk.entries.append(entry)
             more = try cursor.next()
         }
@@ -113,11 +124,11 @@ actor SMXDeferredQueueTarget: DeferredQueueBenchTarget {
     func lookup(_ keys: ArraySlice<RecipientKey>) throws -> LookupTotals {
         var totals = LookupTotals()
         let file = try btree
+        var recordKey = [UInt8](repeating: 0, count: KeyBytes.recipientSize)
         for key in keys {
+            recordKey.withUnsafeMutableBytes { KeyBytes.store(key, at: $0.baseAddress!) }
             let snapshot = try file.snapshot()
-            if let value = try snapshot.get(Self.recordKey(key), in: "records") {
-                value.withUnsafeBytes { totals.add($0.baseAddress, $0.count) }
-            }
+            _ = try snapshot.withValue(recordKey, in: "records") { totals.add($0.baseAddress, $0.count) }
             snapshot.close()
         }
         return totals

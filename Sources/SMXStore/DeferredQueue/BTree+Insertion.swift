@@ -108,7 +108,7 @@ extension WriteTransaction {
                 target.appendCell(copying: i < index ? i : i - 1, of: page)
             }
         }
-        dirty[page.number] = left
+        dirty.insert(left)
         return (right.key(0), right.number)
     }
 
@@ -134,7 +134,7 @@ extension WriteTransaction {
         for (n, i) in ((middle + 1)..<keys.count).enumerated() {
             keys[i].withUnsafeBytes { right.insertBranchCell(at: n, key: $0, child: children[i + 1]) }
         }
-        dirty[page.number] = left
+        dirty.insert(left)
         return (keys[middle], right.number)
     }
 

@@ -1,3 +1,4 @@
+import Synchronization
 import Logging
 
 /// The deferred queue's file (the seed's DEFEDB): a copy-on-write B+tree of named trees in
@@ -62,8 +63,10 @@ public final class BTreeFile: @unchecked Sendable {
     /// The newest checkpoint on disk.
     private var durable: MetaPage
     private var journal: BTreeJournalWriter?
-    private var free: [FreePage]
-    private var readers: [UInt64: Int] = [:]
+    /// Free pages of the newest state; changed with the writer lock and `lock` held.
+    private var freePages: FreePages
+    /// Open snapshots of this process, counted by transaction.
+    private var readers = SnapshotCounts()
     private var failure: StoreError?
     private var closed = false
     private var groupCommitter: GroupCommitter?
@@ -88,7 +91,7 @@ public final class BTreeFile: @unchecked Sendable {
         self.store = store
         self.meta = meta
         self.durable = meta
-        self.free = free
+        self.freePages = FreePages(checkpointList: free)
         self.readerTable = readerTable
         self.logger = logger
     }
@@ -287,9 +290,7 @@ public final class BTreeFile: @unchecked Sendable {
 
     /// Applies one journal commit as a transaction of its own (no journal write).
     private func replay(txid: UInt64, _ operations: [BTreeOperation]) throws {
-        let transaction = WriteTransaction(
-            file: self, store: store, base: meta, free: free, oldestReader: nil, checkpointed: durable.txid
-        )
+        let transaction = try nextTransaction(oldestReader: nil)
         guard transaction.txid == txid else {
             throw StoreError(.corrupted, "journal commit \(txid) does not follow transaction \(meta.txid)", path: BTreeJournal.path(for: configuration.path))
         }
@@ -361,28 +362,27 @@ public final class BTreeFile: @unchecked Sendable {
     /// table so that the writer keeps its pages, plus the journal's commits after it); open
     /// again for a newer one.
     public func snapshot() throws -> Snapshot {
-        let meta = try lock.withLock { () throws -> MetaPage in
+        let meta = try lock.withLock { () throws -> (MetaPage, [String: (root: UInt64, count: UInt64)]) in
             if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
-            readers[self.meta.txid, default: 0] += 1
-            return self.meta
+            readers.add(self.meta.txid)
+            return (self.meta, catalogTxid == self.meta.txid ? catalogCache : [:])
         }
-        return Snapshot(file: self, meta: meta)
+        return Snapshot(file: self, meta: meta.0, catalog: meta.1)
     }
 
     /// A snapshot and the free pages of its state, taken together.
     func snapshotWithFreePages() throws -> (Snapshot, [FreePage]) {
         let (meta, free) = try lock.withLock { () throws -> (MetaPage, [FreePage]) in
             if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
-            readers[self.meta.txid, default: 0] += 1
-            return (self.meta, self.free)
+            readers.add(self.meta.txid)
+            return (self.meta, self.freePages.all)
         }
-        return (Snapshot(file: self, meta: meta), free)
+        return (Snapshot(file: self, meta: meta, catalog: [:]), free)
     }
 
     func release(_ snapshot: Snapshot) {
         let last = lock.withLock { () -> Bool in
-            let txid = snapshot.meta.txid
-            if let n = readers[txid], n > 1 { readers[txid] = n - 1 } else { readers[txid] = nil }
+            readers.remove(snapshot.meta.txid)
             return closed && readers.isEmpty
         }
         if last { releaseReaderTable() }
@@ -458,9 +458,18 @@ public final class BTreeFile: @unchecked Sendable {
     /// newest checkpoint is on disk: ``ReaderTable/pin(_:)``) and no checkpoint on disk
     /// can reach.
     private func nextTransaction() throws -> WriteTransaction {
-        let (base, free, oldest, checkpointed) = lock.withLock { (meta, self.free, readers.keys.min(), durable.txid) }
-        let oldestReader = [oldest, try readerTable.oldestReader()].compactMap { $0 }.min()
-        return WriteTransaction(file: self, store: store, base: base, free: free, oldestReader: oldestReader, checkpointed: checkpointed)
+        let oldest = lock.withLock { readers.oldest }
+        return try nextTransaction(oldestReader: [oldest, try readerTable.oldestReader()].compactMap { $0 }.min())
+    }
+
+    /// The next write transaction, after the free pages no reader older than
+    /// `oldestReader` can see became reusable (nil: no reader).
+    private func nextTransaction(oldestReader: UInt64?) throws -> WriteTransaction {
+        let (base, freePages) = lock.withLock { () -> (MetaPage, FreePages) in
+            self.freePages.release(oldestReader: oldestReader)
+            return (meta, self.freePages)
+        }
+        return WriteTransaction(file: self, store: store, base: base, freePages: freePages)
     }
 
     /// The checkpoint, with the writer lock held.
@@ -489,8 +498,8 @@ public final class BTreeFile: @unchecked Sendable {
         journal?.close()
         journal = newJournal
         lock.withLock {
-            // Every page is on disk now: none is unwritten any more.
-            self.free = newFree.map { FreePage(page: $0.page, freedAt: $0.freedAt) }
+            // Every page is on disk now: only readers keep free pages.
+            freePages = FreePages(checkpointList: newFree)
             let catalogStillValid = catalogTxid == meta.txid
             meta = newMeta
             durable = newMeta
@@ -499,11 +508,11 @@ public final class BTreeFile: @unchecked Sendable {
     }
 
     /// Publishes a committed transaction: its pages, the new state and free list.
-    private func install(_ newMeta: MetaPage, pages: [Page], free newFree: [FreePage], transaction: WriteTransaction) {
+    private func install(_ newMeta: MetaPage, pages: [Page], free changes: WriteTransaction.FreePageChanges, transaction: WriteTransaction) {
         store.publish(pages, freed: transaction.freed)
         lock.withLock {
             meta = newMeta
-            self.free = newFree
+            freePages.commit(taken: changes.taken, returned: changes.returned, freed: changes.freed, txid: newMeta.txid)
             catalogCache = [:]
             for (name, state) in transaction.trees { catalogCache[name] = (state.root, state.count) }
             catalogTxid = newMeta.txid
@@ -557,7 +566,7 @@ public final class BTreeFile: @unchecked Sendable {
 
     /// Pages in the file's page count, and how many of them are free.
     public var pageStatistics: (pages: Int, free: Int) {
-        lock.withLock { (Int(meta.pageCount), free.count) }
+        lock.withLock { (Int(meta.pageCount), freePages.count) }
     }
 
     var currentMeta: MetaPage { lock.withLock { meta } }
@@ -578,20 +587,23 @@ public final class BTreeFile: @unchecked Sendable {
             if txid == catalogTxid { catalogCache[name] = entry }
         }
     }
-    var currentFree: [FreePage] { lock.withLock { free } }
+    var currentFree: [FreePage] { lock.withLock { freePages.all } }
 }
 
 /// A consistent, read-only view of one committed state of a ``BTreeFile``.
 public final class Snapshot: PageReader, @unchecked Sendable {
     let file: BTreeFile
     let meta: MetaPage
-    private let lock = SimpleLock()
-    private var open = true
-    private var catalog: [String: (root: UInt64, count: UInt64)] = [:]
+    /// Catalog entries of this state the file had cached when the snapshot began (shared,
+    /// not copied), and the ones this snapshot read itself.
+    private let sharedCatalog: [String: (root: UInt64, count: UInt64)]
+    private let state: Mutex<(open: Bool, catalog: [String: (root: UInt64, count: UInt64)])>
 
-    init(file: BTreeFile, meta: MetaPage) {
+    init(file: BTreeFile, meta: MetaPage, catalog: [String: (root: UInt64, count: UInt64)]) {
         self.file = file
         self.meta = meta
+        self.sharedCatalog = catalog
+        self.state = Mutex((true, [:]))
     }
 
     deinit { close() }
@@ -601,9 +613,9 @@ public final class Snapshot: PageReader, @unchecked Sendable {
     var path: String { file.configuration.path }
 
     public func close() {
-        let was = lock.withLock {
-            defer { open = false }
-            return open
+        let was = state.withLock { state in
+            defer { state.open = false }
+            return state.open
         }
         if was { file.release(self) }
     }
@@ -618,8 +630,9 @@ public final class Snapshot: PageReader, @unchecked Sendable {
     func tree(_ name: String) throws -> (root: UInt64, count: UInt64) {
         // The file's cache first: for a snapshot of the newest commit (the usual one) it
         // holds the entry, and a short-lived snapshot then allocates nothing of its own.
+        if let entry = sharedCatalog[name] { return entry }
         if let entry = file.cachedTree(name, txid: meta.txid) { return entry }
-        if let entry = lock.withLock({ catalog[name] }) { return entry }
+        if let entry = state.withLock({ $0.catalog[name] }) { return entry }
         var entry: (root: UInt64, count: UInt64) = (0, 0)
         if let value = try BTree.get(Array(name.utf8), root: meta.catalogRoot, in: self) {
             guard value.count == 16 else {
@@ -627,13 +640,26 @@ public final class Snapshot: PageReader, @unchecked Sendable {
             }
             entry = value.withUnsafeBytes { (LittleEndian.u64($0, 0), LittleEndian.u64($0, 8)) }
         }
-        lock.withLock { catalog[name] = entry }
+        state.withLock { $0.catalog[name] = entry }
         file.cacheTree(name, entry, txid: meta.txid)
         return entry
     }
 
     public func get(_ key: [UInt8], in name: String) throws -> [UInt8]? {
         try BTree.get(key, root: try tree(name).root, in: self)
+    }
+
+    /// Calls `body` with the value of `key` in place (inline values are not copied; the
+    /// bytes are valid only during the call); nil when the key is absent.
+    public func withValue<R>(_ key: [UInt8], in name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
+        let root = try tree(name).root
+        guard let (page, slot) = try key.withUnsafeBytes({ try BTree.leafSlot($0, root: root, in: self) }) else { return nil }
+        switch page.storedValue(slot) {
+        case .inline(let range):
+            return try page.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+        case .overflow(let first, let length):
+            return try BTree.readOverflow(first: first, length: length, in: self).withUnsafeBytes(body)
+        }
     }
 
     public func cursor(_ name: String) throws -> Cursor {
@@ -652,5 +678,33 @@ public final class Snapshot: PageReader, @unchecked Sendable {
             more = try cursor.next()
         }
         return names
+    }
+}
+
+/// Open snapshots by transaction: a short list in transaction order (a new snapshot takes
+/// the newest state, so it joins at the end), usually one or two entries long.
+struct SnapshotCounts {
+    private var entries: [(txid: UInt64, count: Int)] = []
+
+    var isEmpty: Bool { entries.isEmpty }
+    var oldest: UInt64? { entries.first?.txid }
+
+    mutating func add(_ txid: UInt64) {
+        if let last = entries.indices.last, entries[last].txid == txid {
+            entries[last].count += 1
+            return
+        }
+        // Snapshots taken by ``BTreeFile/snapshot()`` arrive in order; keep it sorted anyway.
+        let at = entries.lastIndex { $0.txid < txid }.map { $0 + 1 } ?? 0
+        if at < entries.count, entries[at].txid == txid {
+            entries[at].count += 1
+        } else {
+            entries.insert((txid, 1), at: at)
+        }
+    }
+
+    mutating func remove(_ txid: UInt64) {
+        guard let i = entries.lastIndex(where: { $0.txid == txid }) else { return }
+        if entries[i].count > 1 { entries[i].count -= 1 } else { entries.remove(at: i) }
     }
 }

@@ -49,14 +49,14 @@ public enum BTreeJournal {
     /// Appends one operation to a commit's payload.
     static func encodePut(_ key: [UInt8], _ value: [UInt8], tree: String, into writer: inout ByteWriter) {
         writer.u8(putKind)
-        writer.lengthPrefixed(Array(tree.utf8))
+        writer.lengthPrefixed(tree)
         writer.lengthPrefixed(key)
         writer.lengthPrefixed(value)
     }
 
     static func encodeDelete(_ key: [UInt8], tree: String, into writer: inout ByteWriter) {
         writer.u8(deleteKind)
-        writer.lengthPrefixed(Array(tree.utf8))
+        writer.lengthPrefixed(tree)
         writer.lengthPrefixed(key)
     }
 

@@ -14,7 +14,7 @@ final class PageStore: @unchecked Sendable {
     private let lock = SimpleLock()
     private var cache = PageCache()
     /// Pages committed since the last checkpoint, not yet written.
-    private var pending = Set<UInt64>()
+    private var pending = PageSet()
     /// Pages the file has room for (its size / page size).
     private(set) var capacityPages: UInt64
 
@@ -106,7 +106,7 @@ final class PageStore: @unchecked Sendable {
     /// being pending only when this succeeds.
     func writePending() throws {
         let pages = try lock.withLock { () throws -> [Page] in
-            try pending.map { number in
+            try pending.elements.map { number in
                 guard let page = cache[number] else {
                     throw StoreError(.corrupted, "pending page \(number) is missing from the cache", path: path)
                 }
@@ -138,5 +138,55 @@ struct PageCache {
             }
             pages[index] = newValue
         }
+    }
+}
+
+/// A set of page numbers as a bitmap (page numbers are dense, from 2 up to the page count).
+struct PageSet {
+    private var words: [UInt64] = []
+    private(set) var count = 0
+
+    func contains(_ number: UInt64) -> Bool {
+        let word = Int(number >> 6)
+        return word < words.count && words[word] & (1 << (number & 63)) != 0
+    }
+
+    mutating func insert(_ number: UInt64) {
+        let word = Int(number >> 6)
+        if word >= words.count { words.append(contentsOf: repeatElement(0, count: max(word + 1, words.count * 2) - words.count)) }
+        let bit: UInt64 = 1 << (number & 63)
+        if words[word] & bit == 0 {
+            words[word] |= bit
+            count += 1
+        }
+    }
+
+    mutating func remove(_ number: UInt64) {
+        let word = Int(number >> 6)
+        guard word < words.count else { return }
+        let bit: UInt64 = 1 << (number & 63)
+        if words[word] & bit != 0 {
+            words[word] &= ~bit
+            count -= 1
+        }
+    }
+
+    mutating func removeAll() {
+        for i in words.indices { words[i] = 0 }
+        count = 0
+    }
+
+    /// The members in increasing order.
+    var elements: [UInt64] {
+        var out: [UInt64] = []
+        out.reserveCapacity(count)
+        for (i, word) in words.enumerated() where word != 0 {
+            var bits = word
+            while bits != 0 {
+                out.append(UInt64(i) << 6 | UInt64(bits.trailingZeroBitCount))
+                bits &= bits - 1
+            }
+        }
+        return out
     }
 }

@@ -11,18 +11,22 @@ public final class WriteTransaction: PageReader {
     public let txid: UInt64
     let base: MetaPage
     /// Pages of this transaction, by number.
-    var dirty: [UInt64: Page] = [:]
+    var dirty = PageTable()
     /// Pages this transaction allocated and then freed: reusable at once.
     private var recycled: [UInt64] = []
     /// Committed pages this transaction no longer needs (freed at `txid`).
     var freed: [UInt64] = []
-    /// Free pages of the file that this transaction may reuse (no reader can see them).
-    var reusable: [UInt64]
-    /// Free pages it may not reuse yet, with the transaction that freed them.
-    var held: [FreePage]
+    /// The file's free pages when the transaction began (shared, not copied: the file
+    /// changes its own only after the transaction is done with this one).
+    private var freePages: FreePages
+    /// The reusable pages not taken yet are `freePages.reusable[..<reusableLeft]`.
+    private var reusableLeft: Int
     var pageCount: UInt64
     /// Trees opened or changed, by name.
     var trees: [String: TreeState] = [:]
+    /// The two trees used last and their indices in `trees` (valid while `trees` gains no key).
+    private var lastTrees: (TreeSlot?, TreeSlot?) = (nil, nil)
+    private typealias TreeSlot = (name: String, index: [String: TreeState].Index)
     var catalogRoot: UInt64
     var finished = false
     /// The changes as journal operations (``BTreeJournal``), and where each one ends.
@@ -38,31 +42,17 @@ public final class WriteTransaction: PageReader {
     var pageSize: Int { store.pageSize }
     var path: String { store.path }
 
-    /// `checkpointed`: transaction id of the newest checkpoint on disk.
-    init(file: BTreeFile, store: PageStore, base: MetaPage, free: [FreePage], oldestReader: UInt64?, checkpointed: UInt64) {
+    /// `freePages`: the file's free pages, released up to the oldest reader
+    /// (``FreePages/release(oldestReader:)``); the transaction reuses their reusable ones.
+    init(file: BTreeFile, store: PageStore, base: MetaPage, freePages: FreePages) {
         self.file = file
         self.store = store
         self.base = base
         self.txid = base.txid + 1
         self.pageCount = base.pageCount
         self.catalogRoot = base.catalogRoot
-        // A page freed by transaction F is reachable from snapshots before F. It may be
-        // reused when no reader holds such a snapshot, and when no checkpoint on disk
-        // reaches it: it was freed at or before the newest checkpoint, or written by no
-        // checkpoint at all. (F ≤ base.txid < txid always.)
-        var reusable: [UInt64] = []
-        var held: [FreePage] = []
-        for entry in free {
-            if let oldest = oldestReader, oldest < entry.freedAt {
-                held.append(entry)
-            } else if entry.freedAt > checkpointed && !entry.unwritten {
-                held.append(entry)
-            } else {
-                reusable.append(entry.page)
-            }
-        }
-        self.reusable = reusable
-        self.held = held
+        self.freePages = freePages
+        self.reusableLeft = freePages.reusable.count
     }
 
     // MARK: - Pages
@@ -82,7 +72,10 @@ public final class WriteTransaction: PageReader {
     /// A page number for a new page of this transaction.
     private func takePageNumber() -> UInt64 {
         if let n = recycled.popLast() { return n }
-        if let n = reusable.popLast() { return n }
+        if reusableLeft > 0 {
+            reusableLeft -= 1
+            return freePages.reusable[reusableLeft]
+        }
         defer { pageCount += 1 }
         return pageCount
     }
@@ -95,7 +88,7 @@ public final class WriteTransaction: PageReader {
     /// A fresh page of this transaction.
     func newPage(kind: Page.Kind) -> Page {
         let page = Page.make(number: takePageNumber(), kind: kind, size: pageSize, txid: txid)
-        dirty[page.number] = page
+        dirty.insert(page)
         return page
     }
 
@@ -106,13 +99,13 @@ public final class WriteTransaction: PageReader {
         let original = try committedPage(number)
         let copy = Page.make(number: takePageNumber(), copying: original)
         copy.txid = txid
-        dirty[copy.number] = copy
+        dirty.insert(copy)
         freed.append(number)
         return copy
     }
 
     func freePage(_ number: UInt64) {
-        if dirty.removeValue(forKey: number) != nil {
+        if dirty.remove(number) != nil {
             recycled.append(number)
         } else {
             freed.append(number)
@@ -125,7 +118,16 @@ public final class WriteTransaction: PageReader {
     /// catalog has no such tree). The index stays valid while `trees` gains no key, so a
     /// change reads and writes the state without hashing the name again.
     private func treeIndex(_ name: String) throws -> [String: TreeState].Index {
-        if let index = trees.index(forKey: name) { return index }
+        // Changes alternate among a few trees: the last two names answer without hashing.
+        if let last = lastTrees.0, last.name == name { return last.index }
+        if let last = lastTrees.1, last.name == name {
+            lastTrees = (lastTrees.1, lastTrees.0)
+            return last.index
+        }
+        if let index = trees.index(forKey: name) {
+            lastTrees = ((name, index), lastTrees.0)
+            return index
+        }
         var state = TreeState(root: 0, count: 0)
         if let value = try BTree.get(Array(name.utf8), root: catalogRoot, in: self) {
             guard value.count == 16 else {
@@ -134,7 +136,10 @@ public final class WriteTransaction: PageReader {
             state = value.withUnsafeBytes { TreeState(root: LittleEndian.u64($0, 0), count: LittleEndian.u64($0, 8)) }
         }
         trees[name] = state
-        return trees.index(forKey: name)!
+        // Adding a key may move the others: forget their indices.
+        let index = trees.index(forKey: name)!
+        lastTrees = ((name, index), nil)
+        return index
     }
 
     private func tree(_ name: String) throws -> TreeState {
@@ -150,12 +155,17 @@ public final class WriteTransaction: PageReader {
     /// ``put(_:_:in:)`` and ``delete(_:in:)`` refuse, and ``BTreeFile/apply(_:)`` before it
     /// queues operations.
     static func check(_ operation: BTreeOperation, pageSize: Int, path: String) throws {
-        let (name, key, value): (String, [UInt8], [UInt8]?) = switch operation {
-        case .put(let tree, let key, let value): (tree, key, value)
-        case .delete(let tree, let key): (tree, key, nil)
+        switch operation {
+        case .put(let tree, let key, let value): try check(tree: tree, key: key, value: value, pageSize: pageSize, path: path)
+        case .delete(let tree, let key): try check(tree: tree, key: key, value: nil, pageSize: pageSize, path: path)
         }
-        guard !name.isEmpty, name.utf8.count <= 255 else {
-            throw StoreError(.invalidArgument, "tree name of \(name.utf8.count) bytes (1 to 255)", path: path)
+    }
+
+    @inline(__always)
+    static func check(tree name: String, key: [UInt8], value: [UInt8]?, pageSize: Int, path: String) throws {
+        let nameBytes = name.utf8.count
+        guard nameBytes > 0, nameBytes <= 255 else {
+            throw StoreError(.invalidArgument, "tree name of \(nameBytes) bytes (1 to 255)", path: path)
         }
         guard key.count <= BTree.maxKeySize(pageSize: pageSize) else {
             throw StoreError(.invalidArgument, "key of \(key.count) bytes; the largest is \(BTree.maxKeySize(pageSize: pageSize))", path: path)
@@ -176,7 +186,7 @@ public final class WriteTransaction: PageReader {
     /// Inserts or replaces.
     public func put(_ key: [UInt8], _ value: [UInt8], in name: String) throws {
         try checkOpen()
-        try Self.check(.put(tree: name, key: key, value: value), pageSize: pageSize, path: path)
+        try Self.check(tree: name, key: key, value: value, pageSize: pageSize, path: path)
         let index = try treeIndex(name)
         var state = trees.values[index]
         let (root, added) = try insert(key, value, root: state.root)
@@ -197,7 +207,7 @@ public final class WriteTransaction: PageReader {
     @discardableResult
     public func delete(_ key: [UInt8], in name: String) throws -> Bool {
         try checkOpen()
-        try Self.check(.delete(tree: name, key: key), pageSize: pageSize, path: path)
+        try Self.check(tree: name, key: key, value: nil, pageSize: pageSize, path: path)
         let index = try treeIndex(name)
         var state = trees.values[index]
         let (root, removed) = try remove(key, root: state.root)
@@ -223,21 +233,41 @@ public final class WriteTransaction: PageReader {
 
     // MARK: - Commit preparation
 
+    /// What a commit changes besides its pages: for ``FreePages/commit(taken:returned:freed:txid:)``.
+    struct FreePageChanges {
+        var taken: Int
+        var returned: [UInt64]
+        /// Committed pages freed, and whether a checkpoint wrote them.
+        var freed: [(page: UInt64, written: Bool)]
+    }
+
     /// Writes changed trees into the catalog; returns the new state's meta (same
-    /// checkpoint and freelist chain as the base), the pages to publish, and the free
-    /// pages after this transaction.
-    func prepareCommit() throws -> (meta: MetaPage, pages: [Page], free: [FreePage]) {
+    /// checkpoint and freelist chain as the base), the pages to publish, and the changes to
+    /// the file's free pages. The transaction lets go of the free pages it was given.
+    func prepareCommit() throws -> (meta: MetaPage, pages: [Page], free: FreePageChanges) {
         try updateCatalog()
         var meta = base
         meta.txid = txid
         meta.catalogRoot = catalogRoot
         meta.pageCount = pageCount
-        return (meta, Array(dirty.values), freeList(sorted: false))
+        let changes = takeFreePageChanges()
+        return (meta, dirty.values, changes)
+    }
+
+    private func takeFreePageChanges() -> FreePageChanges {
+        let changes = FreePageChanges(
+            taken: freePages.reusable.count - reusableLeft, returned: recycled,
+            freed: freed.map { ($0, !store.isPending($0)) }
+        )
+        freePages = FreePages(checkpointList: [])
+        reusableLeft = 0
+        return changes
     }
 
     /// For a checkpoint (a transaction with no changes of its own): frees the previous
     /// freelist chain, writes the free list into fresh pages and returns the meta of the
-    /// next checkpoint and the chain's pages (sealed when the checkpoint writes them).
+    /// next checkpoint, the chain's pages (sealed when the checkpoint writes them) and the
+    /// free list it holds.
     func prepareCheckpoint() throws -> (meta: MetaPage, pages: [Page], free: [FreePage]) {
         // The previous chain's pages are freed by this transaction; the new list is
         // written into pages taken now (a page listed as free is never one of them).
@@ -251,20 +281,23 @@ public final class WriteTransaction: PageReader {
             if guardCount > 1 << 24 { throw StoreError(.corrupted, "freelist chain does not end", path: path) }
         }
         let perPage = FreelistPage.entriesPerPage(pageSize: pageSize)
-        let upperBound = reusable.count + held.count + freed.count + recycled.count
+        let upperBound = freePages.count + freed.count + recycled.count
         let chainLength = (upperBound + perPage - 1) / perPage
-        let chain = (0..<chainLength).map { _ in allocatePage(kind: .freelist) }
-        let free = freeList(sorted: true)
-        for (i, number) in chain.enumerated() {
+        let chain = (0..<chainLength).map { _ in newPage(kind: .freelist) }
+        var after = freePages
+        let changes = takeFreePageChanges()
+        after.commit(taken: changes.taken, returned: changes.returned, freed: changes.freed, txid: txid)
+        let free = after.all.sorted { $0.page < $1.page }
+        for (i, page) in chain.enumerated() {
             let slice = free[min(free.count, i * perPage)..<min(free.count, (i + 1) * perPage)]
-            FreelistPage.fill(&dirty[number]!, entries: slice, next: i + 1 < chain.count ? chain[i + 1] : 0)
+            FreelistPage.fill(page, entries: slice, next: i + 1 < chain.count ? chain[i + 1].number : 0)
         }
         var meta = base
         meta.txid = txid
-        meta.freelistHead = chain.first ?? 0
+        meta.freelistHead = chain.first?.number ?? 0
         meta.pageCount = pageCount
         meta.checkpoint = base.checkpoint + 1
-        return (meta, Array(dirty.values), free)
+        return (meta, dirty.values, free)
     }
 
     private func updateCatalog() throws {
@@ -282,27 +315,12 @@ public final class WriteTransaction: PageReader {
             }
         }
     }
-
-    /// Every free page after this transaction (by page number when `sorted`, for the
-    /// chain a checkpoint writes). A page freed here is unwritten when no checkpoint wrote
-    /// it (it was committed since the last one).
-    private func freeList(sorted: Bool) -> [FreePage] {
-        var free = held
-        free += reusable.map { FreePage(page: $0, freedAt: 0) }
-        free += recycled.map { FreePage(page: $0, freedAt: 0) }
-        free += freed.map { FreePage(page: $0, freedAt: txid, unwritten: store.isPending($0)) }
-        if sorted { free.sort { $0.page < $1.page } }
-        return free
-    }
 }
 
 /// A free page and the transaction that freed it (0: free since before any live reader).
 struct FreePage: Equatable, Sendable {
     var page: UInt64
     var freedAt: UInt64
-    /// No checkpoint wrote this page (it was committed and freed between two), so no
-    /// meta page on disk reaches it. Kept in memory only; a checkpoint clears it.
-    var unwritten = false
 }
 
 /// Freelist pages: the page header (kind 4, count = entries, link = next page), then
@@ -312,7 +330,7 @@ enum FreelistPage {
 
     static func entriesPerPage(pageSize: Int) -> Int { (pageSize - Page.headerSize) / entrySize }
 
-    static func fill(_ page: inout Page, entries: ArraySlice<FreePage>, next: UInt64) {
+    static func fill(_ page: Page, entries: ArraySlice<FreePage>, next: UInt64) {
         page.link = next
         page.setU16(10, UInt16(entries.count))
         var offset = Page.headerSize
