@@ -49,7 +49,7 @@ let package = Package(
         // (and by crash loops in tools/). Not shipped in any executable.
         .target(
             name: "SMXTestSupport",
-            dependencies: ["SMXStore"],
+            dependencies: ["SMXStore", "SMXQueueManager"],
             path: "Tests/SMXTestSupport"
         ),
         .testTarget(
