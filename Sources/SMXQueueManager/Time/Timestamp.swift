@@ -1,9 +1,10 @@
 /// An instant as microseconds since the Unix epoch (1970-01-01T00:00:00Z), the unit the
 /// stores use for arrival, first-failure and next-try times.
 ///
-/// Arithmetic saturates: adding past the largest instant gives the largest instant, and
-/// the time from a later instant to an earlier one is zero. Retry and notification code
-/// never traps on a clock that went backwards or on an absurd configured interval.
+/// Arithmetic saturates: adding past the largest instant gives the largest instant,
+/// subtracting past the epoch gives the epoch, and the time from a later instant to an
+/// earlier one counts as zero. Retry and notification code never traps on a clock that went
+/// backwards or on an absurd configured interval.
 public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var microsecondsSinceEpoch: UInt64
 
@@ -30,11 +31,6 @@ public struct Timestamp: Hashable, Comparable, Sendable, CustomStringConvertible
     public static func - (lhs: Timestamp, rhs: Duration) -> Timestamp {
         let micros = rhs.wholeMicroseconds
         return Timestamp(microsecondsSinceEpoch: lhs.microsecondsSinceEpoch > micros ? lhs.microsecondsSinceEpoch - micros : 0)
-    }
-
-    /// The time from `earlier` to this instant; zero when `earlier` is not earlier.
-    public func duration(since earlier: Timestamp) -> Duration {
-        .microseconds(Int64(clamping: microseconds(since: earlier)))
     }
 
     public var description: String { "\(microsecondsSinceEpoch)µs" }
