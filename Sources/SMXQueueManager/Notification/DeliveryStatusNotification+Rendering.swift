@@ -28,8 +28,10 @@ extension DeliveryStatusNotification {
         var out: [UInt8] = []
         func line(_ text: String) { out += Array(text.utf8) + MessageText.crlf }
         MessageText.appendField("From", "Mail Delivery System <\(MessageText.sevenBit(configuration.fromAddress))>", to: &out)
-        // The address is written as given: a UTF-8 address needs SMTPUTF8 anyway (RFC 6532).
-        line("To: <\(deliverTo.replacing("\r", with: "").replacing("\n", with: ""))>")
+        // The address is written as given but for line breaks: a UTF-8 address needs SMTPUTF8
+        // anyway (RFC 6532). Folding cuts only words over 997 bytes, which SMTP's 256-octet
+        // path limit rules out.
+        MessageText.appendField("To", "<\(deliverTo.replacing("\r", with: "").replacing("\n", with: ""))>", to: &out)
         MessageText.appendField("Subject", kind.subject, to: &out)
         MessageText.appendField("Date", date.rfc5322, to: &out)
         MessageText.appendField("Message-ID", "<\(MessageText.sevenBit(messageID))>", to: &out)
