@@ -9,6 +9,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SMXStore", targets: ["SMXStore"]),
+        .library(name: "SMXQueueManager", targets: ["SMXQueueManager"]),
         .library(name: "SMXTestSupport", targets: ["SMXTestSupport"]),
     ],
     dependencies: [
@@ -41,11 +42,14 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Queue semantics: retry policy and delivery status notifications so far (pure code,
+        // no I/O; see docs/queue-manager.md).
+        .target(name: "SMXQueueManager"),
         // The simulated file layer and workload generators shared by every test target
         // (and by crash loops in tools/). Not shipped in any executable.
         .target(
             name: "SMXTestSupport",
-            dependencies: ["SMXStore"],
+            dependencies: ["SMXStore", "SMXQueueManager"],
             path: "Tests/SMXTestSupport"
         ),
         .testTarget(
@@ -55,6 +59,10 @@ let package = Package(
                 "SMXTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        .testTarget(
+            name: "SMXQueueManagerTests",
+            dependencies: ["SMXQueueManager", "SMXTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

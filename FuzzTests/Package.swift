@@ -10,6 +10,7 @@ let fuzzTargets = [
     "FuzzRecordDecoder", "FuzzSegmentReader", "FuzzFileHeader",
     "FuzzBlobDecoder", "FuzzContentSegment", "FuzzSegmentHint", "FuzzReleaseJournal",
     "FuzzBTreePage", "FuzzBTreeFile", "FuzzBTreeJournal", "FuzzDeferredRecord",
+    "FuzzXText",
 ]
 
 let package = Package(

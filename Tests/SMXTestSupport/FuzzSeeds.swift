@@ -25,6 +25,7 @@ public enum FuzzSeeds {
             ("FuzzBTreeFile", btreeFile()),
             ("FuzzBTreeJournal", btreeJournal()),
             ("FuzzDeferredRecord", deferredRecord()),
+            ("FuzzXText", xtext()),
         ]
     }
 
@@ -42,6 +43,7 @@ public enum FuzzSeeds {
         case "FuzzBTreeFile": FuzzHarness.btreeFile
         case "FuzzBTreeJournal": FuzzHarness.btreeJournal
         case "FuzzDeferredRecord": FuzzHarness.deferredRecord
+        case "FuzzXText": FuzzHarness.xtext
         default: nil
         }
     }
