@@ -14,6 +14,13 @@ static inline int smx_fallocate(int fd, off_t offset, off_t length) {
     return fallocate(fd, 0, offset, length);
 }
 
+/// sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE): starts writeback of the
+/// range's dirty pages without waiting for it (and without flushing metadata or the
+/// device cache: no durability).
+static inline int smx_start_writeback(int fd, off_t offset, off_t length) {
+    return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
+}
+
 /// fcntl(fd, F_OFD_SETLK, ...) on [start, start + length) (length 0: from start to the end
 /// of the file, however far it grows); type is F_RDLCK, F_WRLCK or F_UNLCK. An
 /// open-file-description lock: owned by the open file description, not the process.

@@ -62,34 +62,47 @@ actor SMXDeferredQueueTarget: DeferredQueueBenchTarget {
         }
     }
 
-    /// A copy of value `i` of `batch` (the engine's API takes arrays).
-    static func value(_ i: Int, of batch: RecipientBatch) -> [UInt8] {
-        batch.withValue(i) { value in
-            [UInt8](unsafeUninitializedCapacity: value.count) { buffer, count in
-                if let source = value.baseAddress { buffer.baseAddress!.initialize(from: source.assumingMemoryBound(to: UInt8.self), count: value.count) }
-                count = value.count
-            }
+    /// Key and value buffers reused across puts (the engine copies what it keeps), so the
+    /// workload's own allocations do not count against the engine.
+    private struct Buffers {
+        var record = [UInt8](repeating: 0, count: KeyBytes.recipientSize)
+        var index = [UInt8](repeating: 0, count: KeyBytes.nextTrySize)
+        var oldIndex = [UInt8](repeating: 0, count: KeyBytes.nextTrySize)
+        var value: [UInt8] = []
+        let empty: [UInt8] = []
+
+        mutating func load(_ i: Int, of batch: RecipientBatch, nextTry: UInt64) {
+            let key = batch.keys[i]
+            record.withUnsafeMutableBytes { KeyBytes.store(key, at: $0.baseAddress!) }
+            index.withUnsafeMutableBytes { KeyBytes.store(NextTryKey(nextTry: nextTry, envelope: key.envelope, index: key.index), at: $0.baseAddress!) }
+            value.removeAll(keepingCapacity: true)
+            batch.withValue(i) { value.append(contentsOf: $0) }
         }
     }
 
     func insert(batch: RecipientBatch) throws {
         try btree.write { txn in
+            var b = Buffers()
             for i in 0..<batch.count {
-                let key = batch.keys[i]
-                try txn.put(Self.recordKey(key), Self.value(i, of: batch), in: "records")
-                try txn.put(Self.indexKey(NextTryKey(nextTry: batch.nextTry[i], envelope: key.envelope, index: key.index)), [], in: "next_try")
+                b.load(i, of: batch, nextTry: batch.nextTry[i])
+                try txn.put(b.record, b.value, in: "records")
+                try txn.put(b.index, b.empty, in: "next_try")
             }
         }
     }
 
     func reschedule(batch: RecipientBatch) throws {
         try btree.write { txn in
+            var b = Buffers()
             for i in 0..<batch.count {
                 let key = batch.keys[i]
-                let old = NextTryKey(nextTry: batch.previousNextTry[i], envelope: key.envelope, index: key.index)
-                guard try txn.delete(Self.indexKey(old), in: "next_try") else { throw EngineError("smx: index entry missing") }
-                try txn.put(Self.indexKey(NextTryKey(nextTry: batch.nextTry[i], envelope: key.envelope, index: key.index)), [], in: "next_try")
-                try txn.put(Self.recordKey(key), Self.value(i, of: batch), in: "records")
+                b.oldIndex.withUnsafeMutableBytes {
+                    KeyBytes.store(NextTryKey(nextTry: batch.previousNextTry[i], envelope: key.envelope, index: key.index), at: $0.baseAddress!)
+                }
+                guard try txn.delete(b.oldIndex, in: "next_try") else { throw EngineError("smx: index entry missing") }
+                b.load(i, of: batch, nextTry: batch.nextTry[i])
+                try txn.put(b.index, b.empty, in: "next_try")
+                try txn.put(b.record, b.value, in: "records")
             }
         }
     }
@@ -136,9 +149,12 @@ actor SMXDeferredQueueTarget: DeferredQueueBenchTarget {
 
     func delete(batch: ArraySlice<NextTryKey>) throws {
         try btree.write { txn in
+            var b = Buffers()
             for entry in batch {
-                guard try txn.delete(Self.recordKey(entry.recipient), in: "records") else { throw EngineError("smx: record missing") }
-                guard try txn.delete(Self.indexKey(entry), in: "next_try") else { throw EngineError("smx: index entry missing") }
+                b.record.withUnsafeMutableBytes { KeyBytes.store(entry.recipient, at: $0.baseAddress!) }
+                b.index.withUnsafeMutableBytes { KeyBytes.store(entry, at: $0.baseAddress!) }
+                guard try txn.delete(b.record, in: "records") else { throw EngineError("smx: record missing") }
+                guard try txn.delete(b.index, in: "next_try") else { throw EngineError("smx: index entry missing") }
             }
         }
     }

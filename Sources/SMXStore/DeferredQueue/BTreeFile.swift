@@ -63,6 +63,8 @@ public final class BTreeFile: @unchecked Sendable {
     /// The newest checkpoint on disk.
     private var durable: MetaPage
     private var journal: BTreeJournalWriter?
+    /// The last commit's journal buffers, emptied, for the next transaction (writer lock).
+    private var spareJournalBuffers = JournalBuffers()
     /// Free pages of the newest state; changed with the writer lock and `lock` held.
     private var freePages: FreePages
     /// Open snapshots of this process, counted by transaction.
@@ -409,19 +411,32 @@ public final class BTreeFile: @unchecked Sendable {
         writerLock.lock()
         defer { writerLock.unlock() }
         try checkWritable()
-        let transaction = try nextTransaction()
-        let result = try body(transaction)
+        let transaction = try nextTransaction(journalBuffers: spareJournalBuffers)
+        spareJournalBuffers = JournalBuffers()
+        transaction.journalStream = journal
+        let result: R
+        do { result = try body(transaction) } catch {
+            if transaction.streamFailed {
+                poison(error)
+                throw lock.withLock { failure! }
+            }
+            throw error
+        }
         transaction.finished = true
         guard !transaction.dirty.isEmpty || transaction.trees.values.contains(where: \.changed) else { return result }
         let (newMeta, pages, newFree) = try transaction.prepareCommit()
         do {
             guard let journal else { throw StoreError(.closed, "deferred queue journal is not open", path: configuration.path) }
-            try journal.append(txid: newMeta.txid, payload: transaction.journal.bytes, boundaries: transaction.journalBoundaries)
+            try journal.append(
+                txid: newMeta.txid, payload: transaction.journal.bytes, boundaries: transaction.journalBoundaries,
+                streamed: transaction.streamed
+            )
         } catch {
             poison(error)
             throw lock.withLock { failure! }
         }
         install(newMeta, pages: pages, free: newFree, transaction: transaction)
+        spareJournalBuffers = transaction.takeJournalBuffers()
         // The commit is durable; a checkpoint that fails now poisons the file for the
         // next writer but does not undo it.
         if let journal, journal.bytesSinceCheckpoint >= configuration.checkpointJournalBytes
@@ -457,19 +472,19 @@ public final class BTreeFile: @unchecked Sendable {
     /// pages no reader of this process or another (the reader table, read after the
     /// newest checkpoint is on disk: ``ReaderTable/pin(_:)``) and no checkpoint on disk
     /// can reach.
-    private func nextTransaction() throws -> WriteTransaction {
+    private func nextTransaction(journalBuffers: JournalBuffers = JournalBuffers()) throws -> WriteTransaction {
         let oldest = lock.withLock { readers.oldest }
-        return try nextTransaction(oldestReader: [oldest, try readerTable.oldestReader()].compactMap { $0 }.min())
+        return try nextTransaction(oldestReader: [oldest, try readerTable.oldestReader()].compactMap { $0 }.min(), journalBuffers: journalBuffers)
     }
 
     /// The next write transaction, after the free pages no reader older than
     /// `oldestReader` can see became reusable (nil: no reader).
-    private func nextTransaction(oldestReader: UInt64?) throws -> WriteTransaction {
+    private func nextTransaction(oldestReader: UInt64?, journalBuffers: JournalBuffers = JournalBuffers()) throws -> WriteTransaction {
         let (base, freePages) = lock.withLock { () -> (MetaPage, FreePages) in
             self.freePages.release(oldestReader: oldestReader)
             return (meta, self.freePages)
         }
-        return WriteTransaction(file: self, store: store, base: base, freePages: freePages)
+        return WriteTransaction(file: self, store: store, base: base, freePages: freePages, journalBuffers: journalBuffers)
     }
 
     /// The checkpoint, with the writer lock held.

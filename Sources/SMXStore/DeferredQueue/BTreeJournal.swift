@@ -270,17 +270,46 @@ final class BTreeJournalWriter {
     var bytesSinceCheckpoint: Int { offset - FormatConstants.fileHeaderSize }
 
     /// Writes one commit and syncs it; when this returns the commit is durable.
-    func append(txid: UInt64, payload: [UInt8], boundaries: [Int]) throws {
+    /// Writes `bytes`, the part of the next commit's payload starting at `payloadOffset`,
+    /// where a single-frame commit's payload goes, and starts their writeback: done while
+    /// the transaction runs, so that its commit has less to write and sync. No durability;
+    /// until the commit writes its frame header these bytes are not part of the journal.
+    func stream(_ bytes: UnsafeRawBufferPointer, at payloadOffset: Int) throws {
+        let at = offset + FormatConstants.recordHeaderSize + payloadOffset
+        try reserve(through: at + bytes.count)
+        try handle.write(bytes, at: at)
+        try? handle.startWriteback(offset: at, length: bytes.count)
+    }
+
+    /// Appends one commit and syncs. `streamed`: payload bytes already written by
+    /// ``stream(_:at:)``, where a single frame puts them (a commit framed in several
+    /// frames is written whole).
+    func append(txid: UInt64, payload: [UInt8], boundaries: [Int], streamed: Int = 0) throws {
         buffer.removeAll(keepingCapacity: true)
         BTreeJournal.appendCommit(to: &buffer, txid: txid, payload: payload, boundaries: boundaries, generation: generation)
-        if offset + buffer.count > capacity {
-            let target = max(offset + buffer.count, capacity + growthBytes)
-            try handle.allocate(offset: capacity, length: target - capacity)
-            capacity = target
+        try reserve(through: offset + buffer.count)
+        let header = FormatConstants.recordHeaderSize
+        let skip = buffer.count == RecordFrame.size(payloadCount: payload.count) ? streamed : 0
+        try buffer.withUnsafeBytes { frame in
+            if skip == 0 {
+                try handle.write(frame, at: offset)
+            } else {
+                try handle.write(UnsafeRawBufferPointer(rebasing: frame[..<header]), at: offset)
+                if header + skip < frame.count {
+                    try handle.write(UnsafeRawBufferPointer(rebasing: frame[(header + skip)...]), at: offset + header + skip)
+                }
+            }
         }
-        try handle.write(buffer, at: offset)
         try handle.sync()
         offset += buffer.count
+    }
+
+    /// Preallocates the journal through byte `end`.
+    private func reserve(through end: Int) throws {
+        guard end > capacity else { return }
+        let target = max(end, capacity + growthBytes)
+        try handle.allocate(offset: capacity, length: target - capacity)
+        capacity = target
     }
 
     func close() { try? handle.close() }

@@ -29,9 +29,19 @@ public final class WriteTransaction: PageReader {
     private typealias TreeSlot = (name: String, index: [String: TreeState].Index)
     var catalogRoot: UInt64
     var finished = false
-    /// The changes as journal operations (``BTreeJournal``), and where each one ends.
-    var journal = ByteWriter(capacity: 4096)
-    var journalBoundaries: [Int] = []
+    /// The changes as journal operations (``BTreeJournal``), and where each one ends
+    /// (buffers handed from one transaction to the next: ``JournalBuffers``).
+    var journal: ByteWriter
+    var journalBoundaries: [Int]
+    /// Where the payload goes while the transaction runs (``BTreeJournalWriter/stream(_:at:)``),
+    /// for transactions that will be journaled; nil for replays and checkpoints.
+    var journalStream: BTreeJournalWriter?
+    /// Payload bytes written ahead so far.
+    private(set) var streamed = 0
+    /// A write ahead failed: the journal saw a failed write (the file must refuse writes).
+    private(set) var streamFailed = false
+    /// Payload bytes written ahead at a time.
+    static let streamChunk = 64 << 10
 
     struct TreeState {
         var root: UInt64
@@ -44,7 +54,7 @@ public final class WriteTransaction: PageReader {
 
     /// `freePages`: the file's free pages, released up to the oldest reader
     /// (``FreePages/release(oldestReader:)``); the transaction reuses their reusable ones.
-    init(file: BTreeFile, store: PageStore, base: MetaPage, freePages: FreePages) {
+    init(file: BTreeFile, store: PageStore, base: MetaPage, freePages: FreePages, journalBuffers: JournalBuffers = JournalBuffers()) {
         self.file = file
         self.store = store
         self.base = base
@@ -53,6 +63,20 @@ public final class WriteTransaction: PageReader {
         self.catalogRoot = base.catalogRoot
         self.freePages = freePages
         self.reusableLeft = freePages.reusable.count
+        self.journal = journalBuffers.payload
+        self.journalBoundaries = journalBuffers.boundaries
+    }
+
+    /// The journal buffers, emptied, for the next transaction (after the commit wrote them).
+    func takeJournalBuffers() -> JournalBuffers {
+        var buffers = JournalBuffers(payload: journal, boundaries: journalBoundaries)
+        journal = ByteWriter(capacity: 0)
+        journalBoundaries = []
+        // A huge commit's buffers are not kept.
+        if buffers.payload.bytes.capacity > 16 << 20 { return JournalBuffers() }
+        buffers.payload.removeAll()
+        buffers.boundaries.removeAll(keepingCapacity: true)
+        return buffers
     }
 
     // MARK: - Pages
@@ -196,6 +220,7 @@ public final class WriteTransaction: PageReader {
         trees.values[index] = state
         BTreeJournal.encodePut(key, value, tree: name, into: &journal)
         journalBoundaries.append(journal.count)
+        try streamJournalIfDue()
     }
 
     public func get(_ key: [UInt8], in name: String) throws -> [UInt8]? {
@@ -218,7 +243,23 @@ public final class WriteTransaction: PageReader {
         trees.values[index] = state
         BTreeJournal.encodeDelete(key, tree: name, into: &journal)
         journalBoundaries.append(journal.count)
+        try streamJournalIfDue()
         return true
+    }
+
+    /// Writes the payload ahead in chunks while it fits one frame (a larger commit is
+    /// framed differently and written whole at commit).
+    private func streamJournalIfDue() throws {
+        guard let journalStream, journal.count - streamed >= Self.streamChunk,
+              journal.count <= BTreeJournal.framePayloadLimit else { return }
+        let end = journal.count
+        do {
+            try journal.bytes.withUnsafeBytes { try journalStream.stream(UnsafeRawBufferPointer(rebasing: $0[streamed..<end]), at: streamed) }
+        } catch {
+            streamFailed = true
+            throw error
+        }
+        streamed = end
     }
 
     /// A cursor over `name` as this transaction sees it; seek again after changing the tree.
@@ -315,6 +356,13 @@ public final class WriteTransaction: PageReader {
             }
         }
     }
+}
+
+/// A transaction's journal payload and operation boundaries, kept from one transaction to
+/// the next so that a large commit does not grow fresh buffers every time.
+struct JournalBuffers {
+    var payload = ByteWriter(capacity: 4096)
+    var boundaries: [Int] = []
 }
 
 /// A free page and the transaction that freed it (0: free since before any live reader).

@@ -10,6 +10,9 @@ public struct ByteWriter: Sendable {
 
     public var count: Int { bytes.count }
 
+    /// Empties the buffer, keeping its storage for the next use.
+    public mutating func removeAll() { bytes.removeAll(keepingCapacity: true) }
+
     public mutating func u8(_ value: UInt8) { bytes.append(value) }
 
     public mutating func u16(_ value: UInt16) {

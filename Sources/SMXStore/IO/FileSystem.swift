@@ -96,6 +96,11 @@ public protocol FileHandle: AnyObject, Sendable {
     /// writes back, the whole folio. Advice only: nothing changes what the file holds.
     func dropCachedPages() throws
 
+    /// Starts writing `[offset, offset + length)` back to the device without waiting
+    /// (`sync_file_range(SYNC_FILE_RANGE_WRITE)`), so that a later ``sync()`` has less
+    /// left to do. Not a durability point: nothing is promised until ``sync()`` returns.
+    func startWriteback(offset: Int, length: Int) throws
+
     /// Takes a byte-range lock on `[offset, offset + length)` (`length` 0: from `offset` to
     /// the end of the file, however far it grows) without waiting; returns whether it got it.
     ///
@@ -145,6 +150,9 @@ public protocol FileLock: AnyObject, Sendable {
 extension FileHandle {
     /// No kernel page cache to advise (simulated and wrapping handles).
     public func dropCachedPages() throws {}
+
+    /// No kernel writeback to start (simulated and wrapping handles).
+    public func startWriteback(offset: Int, length: Int) throws {}
 
     /// Writes all of `bytes` at `offset`.
     public func write(_ bytes: [UInt8], at offset: Int) throws {

@@ -81,6 +81,12 @@ final class POSIXFileHandle: FileHandle, Sendable {
         }
     }
 
+    func startWriteback(offset: Int, length: Int) throws {
+        try withDescriptor("startWriteback") { fd throws(StoreError) in
+            try Syscalls.startWriteback(fd, offset: offset, length: length, path: path)
+        }
+    }
+
     func fullSync() throws {
         try withDescriptor("fullSync") { fd throws(StoreError) in
             try Syscalls.fsync(fd, path: path)

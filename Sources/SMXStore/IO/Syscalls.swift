@@ -120,6 +120,14 @@ enum Syscalls {
         if result != 0 { throw .syscall("posix_fadvise", errno: result, path: path) }
     }
 
+    /// `sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE)`: starts writing the
+    /// range's dirty pages back, without waiting and without making them durable.
+    static func startWriteback(_ fd: Int32, offset: Int, length: Int, path: String) throws(StoreError) {
+        _ = try retrying("sync_file_range", path: path) {
+            smx_start_writeback(fd, off_t(offset), off_t(length))
+        }
+    }
+
     static func ftruncate(_ fd: Int32, to size: Int, path: String) throws(StoreError) {
         _ = try retrying("ftruncate", path: path) { Glibc.ftruncate(fd, off_t(size)) }
     }

@@ -155,6 +155,98 @@ import SMXTestSupport
         #expect(throws: StoreError.self) { try BTreeJournal.decodeOperations([2, 0, 0][...]) }
         #expect(throws: StoreError.self) { try BTreeJournal.decodeOperations([2, 1, 0xFF, 0][...]) }
     }
+
+    // MARK: Payload written ahead (WriteTransaction.streamChunk)
+
+    /// Puts enough in one transaction that its payload is written ahead in several chunks.
+    static func largeTransaction(_ txn: WriteTransaction, tag: UInt8) throws {
+        for i in 0..<1500 { try txn.put(Array("big-\(i)".utf8), Array(repeating: tag, count: 200), in: "t") }
+    }
+
+    static func contents(_ file: BTreeFile) throws -> [[UInt8]: [UInt8]] {
+        let snapshot = try file.snapshot()
+        defer { snapshot.close() }
+        return Dictionary(uniqueKeysWithValues: try BTreeFileTests.scan(snapshot, "t"))
+    }
+
+    /// A commit whose payload was written ahead while it ran is one frame, and replays.
+    @Test func aCommitWrittenAheadIsOneFrameAndReplays() throws {
+        let fs = SimulatedFileSystem()
+        let file = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+        try file.write { txn in try Self.largeTransaction(txn, tag: 1) }
+        let expected = try Self.contents(file)
+        #expect(Self.frameOffsets(fs.currentContents(Self.journalPath)!, generation: 1).count == 1)
+        let reopened = try BTreeFile.open(fileSystem: fs.crash(mode: .dropAllUnsynced, seed: 1), configuration: Self.configuration())
+        defer { reopened.close() }
+        #expect(reopened.verify().isClean)
+        #expect(try Self.contents(reopened) == expected)
+    }
+
+    /// A crash while a large commit waits for its sync (the sync fails; the crash tears,
+    /// keeps or drops what was written ahead): the reopened file holds the commit before.
+    @Test(arguments: CrashMode.allCases)
+    func aCrashBeforeAWrittenAheadCommitIsSyncedLeavesThePreviousState(mode: CrashMode) throws {
+        for seed in UInt64(0)..<8 {
+            let fs = SimulatedFileSystem()
+            let file = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+            try file.write { txn in for i in 0..<40 { try txn.put(Array("small-\(i)".utf8), [7], in: "t") } }
+            let expected = try Self.contents(file)
+            fs.injectFault(FaultRule(kinds: [.sync], errno: EIO, times: 1))
+            #expect(throws: StoreError.self) { try file.write { txn in try Self.largeTransaction(txn, tag: 2) } }
+            let reopened = try BTreeFile.open(fileSystem: fs.crash(mode: mode, seed: seed), configuration: Self.configuration())
+            #expect(reopened.verify().isClean, "seed \(seed)")
+            #expect(try Self.contents(reopened) == expected, "seed \(seed)")
+            reopened.close()
+        }
+    }
+
+    struct Abort: Error {}
+
+    /// A transaction that wrote its payload ahead and then threw is no commit: the next
+    /// commit goes where it would have, and a crash after it keeps exactly the commits.
+    @Test(arguments: CrashMode.allCases)
+    func anAbortedTransactionWrittenAheadIsNoCommit(mode: CrashMode) throws {
+        for seed in UInt64(0)..<8 {
+            let fs = SimulatedFileSystem()
+            let file = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+            try file.write { txn in for i in 0..<40 { try txn.put(Array("small-\(i)".utf8), [7], in: "t") } }
+            #expect(throws: Abort.self) {
+                try file.write { txn in
+                    try Self.largeTransaction(txn, tag: 3)
+                    throw Abort()
+                }
+            }
+            try file.write { txn in try txn.put(Array("after".utf8), [8], in: "t") }
+            let expected = try Self.contents(file)
+            #expect(expected[Array("big-0".utf8)] == nil)
+            let reopened = try BTreeFile.open(fileSystem: fs.crash(mode: mode, seed: seed), configuration: Self.configuration())
+            #expect(reopened.verify().isClean, "seed \(seed)")
+            #expect(try Self.contents(reopened) == expected, "seed \(seed)")
+            reopened.close()
+        }
+    }
+
+    /// A failed write ahead fails the transaction and the file refuses writes (rule 6).
+    @Test func aFailedWriteAheadPoisonsTheFile() throws {
+        let fs = SimulatedFileSystem()
+        let file = try BTreeFile.open(fileSystem: fs, configuration: Self.configuration())
+        defer { file.close() }
+        try file.write { txn in try txn.put([1], [1], in: "t") }
+        fs.injectFault(FaultRule(kinds: [.write], errno: EIO, times: 1) { $0.path == Self.journalPath })
+        do {
+            try file.write { txn in try Self.largeTransaction(txn, tag: 4) }
+            Issue.record("a transaction whose write ahead failed committed")
+        } catch let error as StoreError {
+            #expect(error.code == .io)
+        }
+        do {
+            try file.write { txn in try txn.put([2], [2], in: "t") }
+            Issue.record("a poisoned file took a write")
+        } catch let error as StoreError {
+            #expect(error.code == .poisoned)
+        }
+        #expect(try file.snapshot().get([1], in: "t") == [1])
+    }
 }
 
 /// Read-only opens against a writer committing and checkpointing at the same time, on the
