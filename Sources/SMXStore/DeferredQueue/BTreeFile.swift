@@ -661,20 +661,59 @@ public final class Snapshot: PageReader, @unchecked Sendable {
     }
 
     public func get(_ key: [UInt8], in name: String) throws -> [UInt8]? {
-        try BTree.get(key, root: try tree(name).root, in: self)
+        try withValue(key, in: name) { Array($0) }
     }
 
     /// Calls `body` with the value of `key` in place (inline values are not copied; the
     /// bytes are valid only during the call); nil when the key is absent.
     public func withValue<R>(_ key: [UInt8], in name: String, _ body: (UnsafeRawBufferPointer) throws -> R) throws -> R? {
         let root = try tree(name).root
-        guard let (page, slot) = try key.withUnsafeBytes({ try BTree.leafSlot($0, root: root, in: self) }) else { return nil }
-        switch page.storedValue(slot) {
-        case .inline(let range):
-            return try page.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
-        case .overflow(let first, let length):
-            return try BTree.readOverflow(first: first, length: length, in: self).withUnsafeBytes(body)
+        return try key.withUnsafeBytes { key in
+            try withLeafSlot(key, root: root) { page, slot in
+                switch page.storedValue(slot) {
+                case .inline(let range):
+                    return try page.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[range])) }
+                case .overflow(let first, let length):
+                    return try BTree.readOverflow(first: first, length: length, in: self).withUnsafeBytes(body)
+                }
+            }
         }
+    }
+
+    private enum Step<R> {
+        case descend(UInt64)
+        case found(R)
+        case absent
+    }
+
+    /// Walks from `root` to the leaf slot holding `key` and calls `body` with it; nil when
+    /// the key is absent. The pages on the way are borrowed from the page cache
+    /// (``PageStore/withPage(_:_:)``), which this snapshot's registration keeps alive.
+    private func withLeafSlot<R>(_ key: UnsafeRawBufferPointer, root: UInt64, _ body: (Page, Int) throws -> R) throws -> R? {
+        guard root != 0 else { return nil }
+        var number = root
+        for _ in 0...64 {
+            guard number >= 2, number < meta.pageCount else {
+                throw StoreError(.corrupted, "page number \(number) out of range (\(meta.pageCount) pages)", path: path)
+            }
+            let step = try file.store.withPage(number) { page throws -> Step<R> in
+                switch page.kind {
+                case .leaf:
+                    let (index, found) = page.search(key)
+                    return found ? .found(try body(page, index)) : .absent
+                case .branch:
+                    return .descend(page.child(page.childIndex(for: key)))
+                default:
+                    throw BTree.corrupted(page, "a \(String(describing: page.kind)) page where a tree node should be", self)
+                }
+            }
+            switch step {
+            case .descend(let child): number = child
+            case .found(let result): return result
+            case .absent: return nil
+            }
+        }
+        throw StoreError(.corrupted, "tree deeper than 64 levels (a cycle?) below page \(root)", path: path)
     }
 
     public func cursor(_ name: String) throws -> Cursor {

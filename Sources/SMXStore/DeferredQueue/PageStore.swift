@@ -30,6 +30,26 @@ final class PageStore: @unchecked Sendable {
     /// error that names it.
     func read(_ number: UInt64) throws -> Page {
         if let page = lock.withLock({ cache[number] }) { return page }
+        return try readFromDisk(number)
+    }
+
+    /// Calls `body` with page `number` without retaining it: for readers that hold a
+    /// snapshot that reaches the page. The cache replaces a page object only when its
+    /// number is handed out again (``publish(_:freed:)``), which the free-page rules
+    /// forbid while such a snapshot is open, and never drops one; so the object outlives
+    /// the call. (Retaining a page whose header is not in the CPU cache is an atomic on a
+    /// missed cache line, which stalls the walk down the tree.)
+    @inline(__always)
+    func withPage<R>(_ number: UInt64, _ body: (Page) throws -> R) throws -> R {
+        if let page = lock.withLock({ cache.unretained(number) }) {
+            return try page._withUnsafeGuaranteedRef(body)
+        }
+        return try body(try readFromDisk(number))
+    }
+
+    /// Reads and checks page `number` and caches it (a page another reader cached
+    /// meanwhile is kept, and returned, so that cached objects are never replaced here).
+    private func readFromDisk(_ number: UInt64) throws -> Page {
         let page = Page.make(number: number, size: pageSize)
         let got = try page.withUnsafeMutableBytes { try handle.read(into: $0, at: Int(number) * pageSize) }
         guard got == pageSize else {
@@ -38,8 +58,11 @@ final class PageStore: @unchecked Sendable {
         if let problem = page.structuralProblem() {
             throw StoreError(.corrupted, "page \(number) (offset \(Int(number) * pageSize)): \(problem)", path: path)
         }
-        lock.withLock { cache[number] = page }
-        return page
+        return lock.withLock {
+            if let cached = cache[number] { return cached }
+            cache[number] = page
+            return page
+        }
     }
 
     /// Writes `pages`, each sealed on the way out (the checksum computed into the bytes
@@ -124,20 +147,31 @@ final class PageStore: @unchecked Sendable {
 }
 
 /// Verified committed pages by page number: an array indexed by the number (page numbers
-/// are dense, from 2 up to the page count).
-struct PageCache {
-    private var pages: [Page?] = []
+/// are dense, from 2 up to the page count) holding one reference to each page, taken and
+/// given back by hand so that ``unretained(_:)`` reads one without touching its count.
+struct PageCache: ~Copyable {
+    private var pages: [Unmanaged<Page>?] = []
+
+    deinit {
+        for page in pages { page?.release() }
+    }
 
     subscript(number: UInt64) -> Page? {
-        get { number < UInt64(pages.count) ? pages[Int(number)] : nil }
+        get { unretained(number)?.takeUnretainedValue() }
         set {
             let index = Int(number)
             if index >= pages.count {
                 guard newValue != nil else { return }
                 pages.append(contentsOf: repeatElement(nil, count: max(index + 1, pages.count * 2) - pages.count))
             }
-            pages[index] = newValue
+            let old = pages[index]
+            pages[index] = newValue.map { Unmanaged.passRetained($0) }
+            old?.release()
         }
+    }
+
+    func unretained(_ number: UInt64) -> Unmanaged<Page>? {
+        number < UInt64(pages.count) ? pages[Int(number)] : nil
     }
 }
 
