@@ -172,7 +172,7 @@ import SMXTestSupport
                 let path = "/q/cdb/segment-000\(slot).cdb"
                 problems.append("pending \(path): \(point.image.pendingOperations(path))")
                 if let bytes = fresh.currentContents(path), bytes.count > 1024,
-                   let header = try? FileHeader.decode(Array(bytes[0..<64])) ?? FileHeader.decode(Array(bytes[512..<576])) {
+                   let header = (try? FileHeader.decode(Array(bytes[0..<64]))) ?? (try? FileHeader.decode(Array(bytes[512..<576]))) {
                     let scan = bytes.withUnsafeBytes { ContentSegmentScan.scan($0, seed: header.segmentNumber, verifyChunks: true) }
                     problems.append("slot \(slot): segment \(header.segmentNumber), seal \(String(describing: scan.sealOffset)), blobs \(scan.blobs.map { "\($0.offset)/b\($0.header.commitBatch)\($0.problem == nil ? "" : "!")" }), damage \(scan.damage.map { "\($0.start)+\($0.length)" })")
                 }
