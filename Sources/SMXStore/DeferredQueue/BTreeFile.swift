@@ -73,7 +73,7 @@ public final class BTreeFile: @unchecked Sendable {
     private var closed = false
     private var groupCommitter: GroupCommitter?
     /// Catalog entries of the newest commit (`catalogTxid`), shared by its snapshots.
-    private var catalogCache: [String: (root: UInt64, count: UInt64)] = [:]
+    private var catalogCache = TreeCatalog()
     private var catalogTxid: UInt64 = .max
     /// Readers in other processes (ReaderTable.swift): the writer's holds the writer lock.
     let readerTable: ReaderTable
@@ -364,10 +364,10 @@ public final class BTreeFile: @unchecked Sendable {
     /// table so that the writer keeps its pages, plus the journal's commits after it); open
     /// again for a newer one.
     public func snapshot() throws -> Snapshot {
-        let meta = try lock.withLock { () throws -> (MetaPage, [String: (root: UInt64, count: UInt64)]) in
+        let meta = try lock.withLock { () throws -> (MetaPage, TreeCatalog) in
             if closed { throw StoreError(.closed, "deferred queue file is closed", path: configuration.path) }
             readers.add(self.meta.txid)
-            return (self.meta, catalogTxid == self.meta.txid ? catalogCache : [:])
+            return (self.meta, catalogTxid == self.meta.txid ? catalogCache : TreeCatalog())
         }
         return Snapshot(file: self, meta: meta.0, catalog: meta.1)
     }
@@ -379,7 +379,7 @@ public final class BTreeFile: @unchecked Sendable {
             readers.add(self.meta.txid)
             return (self.meta, self.freePages.all)
         }
-        return (Snapshot(file: self, meta: meta, catalog: [:]), free)
+        return (Snapshot(file: self, meta: meta, catalog: TreeCatalog()), free)
     }
 
     func release(_ snapshot: Snapshot) {
@@ -528,7 +528,7 @@ public final class BTreeFile: @unchecked Sendable {
         lock.withLock {
             meta = newMeta
             freePages.commit(taken: changes.taken, returned: changes.returned, freed: changes.freed, txid: newMeta.txid)
-            catalogCache = [:]
+            catalogCache = TreeCatalog()
             for (name, state) in transaction.trees { catalogCache[name] = (state.root, state.count) }
             catalogTxid = newMeta.txid
         }
@@ -596,7 +596,7 @@ public final class BTreeFile: @unchecked Sendable {
     func cacheTree(_ name: String, _ entry: (root: UInt64, count: UInt64), txid: UInt64) {
         lock.withLock {
             if catalogTxid != meta.txid {
-                catalogCache = [:]
+                catalogCache = TreeCatalog()
                 catalogTxid = meta.txid
             }
             if txid == catalogTxid { catalogCache[name] = entry }
@@ -611,10 +611,10 @@ public final class Snapshot: PageReader, @unchecked Sendable {
     let meta: MetaPage
     /// Catalog entries of this state the file had cached when the snapshot began (shared,
     /// not copied), and the ones this snapshot read itself.
-    private let sharedCatalog: [String: (root: UInt64, count: UInt64)]
+    private let sharedCatalog: TreeCatalog
     private let state: Mutex<(open: Bool, catalog: [String: (root: UInt64, count: UInt64)])>
 
-    init(file: BTreeFile, meta: MetaPage, catalog: [String: (root: UInt64, count: UInt64)]) {
+    init(file: BTreeFile, meta: MetaPage, catalog: TreeCatalog) {
         self.file = file
         self.meta = meta
         self.sharedCatalog = catalog
@@ -680,27 +680,33 @@ public final class Snapshot: PageReader, @unchecked Sendable {
         }
     }
 
-    private enum Step<R> {
-        case descend(UInt64)
-        case found(R)
-        case absent
+    /// Walks from `root` to the leaf slot holding `key` and calls `body` with it; nil when
+    /// the key is absent. The pages are borrowed from the page cache
+    /// (``PageStore/withPage(_:_:)``), which this snapshot's registration keeps alive.
+    /// (The walk itself is not generic: a generic step type would be instantiated at run
+    /// time on every level when a caller in another module uses `withValue`.)
+    private func withLeafSlot<R>(_ key: UnsafeRawBufferPointer, root: UInt64, _ body: (Page, Int) throws -> R) throws -> R? {
+        guard root != 0, let (leaf, slot) = try leafSlot(key, root: root) else { return nil }
+        return try file.store.withPage(leaf) { try body($0, slot) }
     }
 
-    /// Walks from `root` to the leaf slot holding `key` and calls `body` with it; nil when
-    /// the key is absent. The pages on the way are borrowed from the page cache
-    /// (``PageStore/withPage(_:_:)``), which this snapshot's registration keeps alive.
-    private func withLeafSlot<R>(_ key: UnsafeRawBufferPointer, root: UInt64, _ body: (Page, Int) throws -> R) throws -> R? {
-        guard root != 0 else { return nil }
+    private enum WalkStep {
+        case descend(UInt64)
+        case leaf(found: Bool, slot: Int)
+    }
+
+    /// The leaf page and slot holding `key`, or nil.
+    private func leafSlot(_ key: UnsafeRawBufferPointer, root: UInt64) throws -> (UInt64, Int)? {
         var number = root
         for _ in 0...64 {
             guard number >= 2, number < meta.pageCount else {
                 throw StoreError(.corrupted, "page number \(number) out of range (\(meta.pageCount) pages)", path: path)
             }
-            let step = try file.store.withPage(number) { page throws -> Step<R> in
+            let step = try file.store.withPage(number) { page throws -> WalkStep in
                 switch page.kind {
                 case .leaf:
                     let (index, found) = page.search(key)
-                    return found ? .found(try body(page, index)) : .absent
+                    return .leaf(found: found, slot: index)
                 case .branch:
                     return .descend(page.child(page.childIndex(for: key)))
                 default:
@@ -709,8 +715,7 @@ public final class Snapshot: PageReader, @unchecked Sendable {
             }
             switch step {
             case .descend(let child): number = child
-            case .found(let result): return result
-            case .absent: return nil
+            case .leaf(let found, let slot): return found ? (number, slot) : nil
             }
         }
         throw StoreError(.corrupted, "tree deeper than 64 levels (a cycle?) below page \(root)", path: path)
@@ -760,5 +765,26 @@ struct SnapshotCounts {
     mutating func remove(_ txid: UInt64) {
         guard let i = entries.lastIndex(where: { $0.txid == txid }) else { return }
         if entries[i].count > 1 { entries[i].count -= 1 } else { entries.remove(at: i) }
+    }
+}
+
+/// Catalog entries (tree name → root and key count) of one committed state: a short list,
+/// searched by comparing names (a queue has a handful of trees; small strings compare
+/// without hashing).
+struct TreeCatalog {
+    private var entries: [(name: String, root: UInt64, count: UInt64)] = []
+
+    subscript(name: String) -> (root: UInt64, count: UInt64)? {
+        get {
+            for entry in entries where entry.name == name { return (entry.root, entry.count) }
+            return nil
+        }
+        set {
+            if let i = entries.firstIndex(where: { $0.name == name }) {
+                if let newValue { entries[i] = (name, newValue.root, newValue.count) } else { entries.remove(at: i) }
+            } else if let newValue {
+                entries.append((name, newValue.root, newValue.count))
+            }
+        }
     }
 }
