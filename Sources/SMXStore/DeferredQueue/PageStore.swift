@@ -3,9 +3,13 @@
 /// immutable until the freelist hands their number out again, so they are cached as read.
 ///
 /// Pages committed since the last checkpoint live only here (and in the journal, as the
-/// operations that made them) until ``writePending()`` writes them: *pending* pages, never
-/// dropped from the cache. Cached pages are not sealed (their checksum field is stale);
-/// the checksum is computed into the bytes written and checked on every read from disk.
+/// operations that made them) until ``writePending()`` writes them: *pending* pages.
+/// Cached pages are not sealed (their checksum field is stale); the checksum is computed
+/// into the bytes written and checked on every read from disk.
+///
+/// Nothing is ever evicted, and a cached page object is replaced only when its number is
+/// handed out again (``publish(_:freed:)``): snapshot reads borrow cached pages without
+/// retaining them (``withPage(_:_:)``), which is safe only while both hold.
 final class PageStore: @unchecked Sendable {
     let handle: any FileHandle
     let path: String
