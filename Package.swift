@@ -42,9 +42,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Queue semantics: retry policy and delivery status notifications so far (pure code,
-        // no I/O; see docs/queue-manager.md).
-        .target(name: "SMXQueueManager"),
+        // Queue semantics: retry policy, delivery status notifications, address resolution,
+        // delivery jobs and destination state so far (pure code, no I/O; see
+        // docs/queue-manager.md). Uses the stores' identifiers and records.
+        .target(name: "SMXQueueManager", dependencies: ["SMXStore"]),
         // The simulated file layer and workload generators shared by every test target
         // (and by crash loops in tools/). Not shipped in any executable.
         .target(
@@ -62,7 +63,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SMXQueueManagerTests",
-            dependencies: ["SMXQueueManager", "SMXTestSupport"]
+            dependencies: ["SMXQueueManager", "SMXStore", "SMXTestSupport"]
         ),
     ],
     swiftLanguageModes: [.v6]

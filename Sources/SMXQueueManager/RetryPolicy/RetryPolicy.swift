@@ -17,49 +17,29 @@ public struct RetryPolicy: Sendable {
     public let fuzz: Double
     public let rules: [RetryRule]
 
-    private let exact: [String: RetryRule]
-    private let subdomains: [String: RetryRule]
+    private let table: DestinationPatternTable<RetryRule>
     private let fallback: RetryRule
 
     /// Throws when a rule is invalid, two rules share a pattern, no rule has pattern
     /// ``DestinationPattern/any``, or `fuzz` is not in `0 ..< 1`.
     public init(rules: [RetryRule], fuzz: Double = 0.1) throws(RetryConfigurationError) {
         guard fuzz.isFinite, fuzz >= 0, fuzz < 1 else { throw .invalidFuzz }
-        var exact: [String: RetryRule] = [:]
-        var subdomains: [String: RetryRule] = [:]
-        var fallback: RetryRule?
+        var table = DestinationPatternTable<RetryRule>()
         for rule in rules {
             try rule.validate()
-            let pattern = rule.pattern.normalized
-            let isNew: Bool
-            switch pattern {
-            case .exact(let name): isNew = exact.updateValue(rule, forKey: name) == nil
-            case .subdomains(let domain): isNew = subdomains.updateValue(rule, forKey: domain) == nil
-            case .any:
-                isNew = fallback == nil
-                fallback = rule
-            }
-            guard isNew else { throw .duplicatePattern(rule.pattern) }
+            guard table.insert(rule, for: rule.pattern) else { throw .duplicatePattern(rule.pattern) }
         }
-        guard let fallback else { throw .missingDefaultRule }
+        guard let fallback = table.fallback else { throw .missingDefaultRule }
         self.fuzz = fuzz
         self.rules = rules
-        self.exact = exact
-        self.subdomains = subdomains
+        self.table = table
         self.fallback = fallback
     }
 
     /// The rule for `destination`: an exact match, else the longest `*.suffix` match, else
     /// the default.
     public func rule(for destination: String) -> RetryRule {
-        let name = DestinationPattern.normalize(destination)
-        if let rule = exact[name] { return rule }
-        var rest = Substring(name)
-        while let dot = rest.firstIndex(of: ".") {
-            rest = rest[rest.index(after: dot)...]
-            if let rule = subdomains[String(rest)] { return rule }
-        }
-        return fallback
+        table.value(for: destination) ?? fallback
     }
 
     /// When `destination`, failing since `firstFailure`, is tried next: its rule's schedule
