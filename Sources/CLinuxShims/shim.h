@@ -21,17 +21,23 @@ static inline int smx_start_writeback(int fd, off_t offset, off_t length) {
     return sync_file_range(fd, offset, length, SYNC_FILE_RANGE_WRITE);
 }
 
-/// fcntl(fd, F_OFD_SETLK, ...) on [start, start + length) (length 0: from start to the end
-/// of the file, however far it grows); type is F_RDLCK, F_WRLCK or F_UNLCK. An
-/// open-file-description lock: owned by the open file description, not the process.
-/// Never waits: -1 with EAGAIN (or EACCES) while another description holds a conflicting lock.
-static inline int smx_ofd_setlk(int fd, int type, off_t start, off_t length) {
+/// The lock description of [start, start + length) for the F_OFD_* calls below.
+static inline struct flock smx_ofd_range(int type, off_t start, off_t length) {
     struct flock lock = {0};
     lock.l_type = (short)type;
     lock.l_whence = SEEK_SET;
     lock.l_start = start;
     lock.l_len = length;
     lock.l_pid = 0;
+    return lock;
+}
+
+/// fcntl(fd, F_OFD_SETLK, ...) on [start, start + length) (length 0: from start to the end
+/// of the file, however far it grows); type is F_RDLCK, F_WRLCK or F_UNLCK. An
+/// open-file-description lock: owned by the open file description, not the process.
+/// Never waits: -1 with EAGAIN (or EACCES) while another description holds a conflicting lock.
+static inline int smx_ofd_setlk(int fd, int type, off_t start, off_t length) {
+    struct flock lock = smx_ofd_range(type, start, length);
     return fcntl(fd, F_OFD_SETLK, &lock);
 }
 
@@ -39,12 +45,7 @@ static inline int smx_ofd_setlk(int fd, int type, off_t start, off_t length) {
 /// [start, start + length) would conflict with a lock of another open file description.
 /// Returns 0 with *conflict set to the conflicting lock's type (F_UNLCK: none), or -1.
 static inline int smx_ofd_getlk(int fd, int type, off_t start, off_t length, int *conflict) {
-    struct flock lock = {0};
-    lock.l_type = (short)type;
-    lock.l_whence = SEEK_SET;
-    lock.l_start = start;
-    lock.l_len = length;
-    lock.l_pid = 0;
+    struct flock lock = smx_ofd_range(type, start, length);
     int result = fcntl(fd, F_OFD_GETLK, &lock);
     if (result == 0) { *conflict = lock.l_type; }
     return result;

@@ -602,7 +602,6 @@ public final class BTreeFile: @unchecked Sendable {
             if txid == catalogTxid { catalogCache[name] = entry }
         }
     }
-    var currentFree: [FreePage] { lock.withLock { freePages.all } }
 }
 
 /// A consistent, read-only view of one committed state of a ``BTreeFile``.
@@ -612,13 +611,13 @@ public final class Snapshot: PageReader, @unchecked Sendable {
     /// Catalog entries of this state the file had cached when the snapshot began (shared,
     /// not copied), and the ones this snapshot read itself.
     private let sharedCatalog: TreeCatalog
-    private let state: Mutex<(open: Bool, catalog: [String: (root: UInt64, count: UInt64)])>
+    private let state: Mutex<(open: Bool, catalog: TreeCatalog)>
 
     init(file: BTreeFile, meta: MetaPage, catalog: TreeCatalog) {
         self.file = file
         self.meta = meta
         self.sharedCatalog = catalog
-        self.state = Mutex((true, [:]))
+        self.state = Mutex((true, TreeCatalog()))
     }
 
     deinit { close() }
@@ -740,8 +739,9 @@ public final class Snapshot: PageReader, @unchecked Sendable {
     }
 }
 
-/// Open snapshots by transaction: a short list in transaction order (a new snapshot takes
-/// the newest state, so it joins at the end), usually one or two entries long.
+/// Open snapshots by transaction: a short list in transaction order, usually one or two
+/// entries long. A snapshot always takes the newest state, whose transaction never goes
+/// down, so a new one joins at the end.
 struct SnapshotCounts {
     private var entries: [(txid: UInt64, count: Int)] = []
 
@@ -751,14 +751,9 @@ struct SnapshotCounts {
     mutating func add(_ txid: UInt64) {
         if let last = entries.indices.last, entries[last].txid == txid {
             entries[last].count += 1
-            return
-        }
-        // Snapshots taken by ``BTreeFile/snapshot()`` arrive in order; keep it sorted anyway.
-        let at = entries.lastIndex { $0.txid < txid }.map { $0 + 1 } ?? 0
-        if at < entries.count, entries[at].txid == txid {
-            entries[at].count += 1
         } else {
-            entries.insert((txid, 1), at: at)
+            precondition(entries.last.map { $0.txid < txid } ?? true, "snapshot of transaction \(txid) older than an open one")
+            entries.append((txid, 1))
         }
     }
 

@@ -18,13 +18,16 @@
 /// queue instead of classifying the whole list again.
 ///
 /// Owned by the file and changed only with its writer lock held; a transaction takes
-/// pages from the end of `reusable` without changing it, and ``commit(taken:returned:freed:)``
-/// applies what it did.
+/// pages from the end of `reusable` without changing it, and
+/// ``commit(taken:returned:freed:txid:)`` applies what it did.
 struct FreePages {
     /// Reusable pages; transactions take them from the end.
     private(set) var reusable: [UInt64] = []
     private var waitingForReaders = FreePageQueue()
     private var waitingForCheckpoint = FreePageQueue()
+
+    /// No free pages.
+    init() {}
 
     /// The free list of the newest checkpoint (read at open, or just written): every page
     /// on it was freed at or before that checkpoint.

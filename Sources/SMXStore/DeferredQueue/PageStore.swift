@@ -121,10 +121,10 @@ final class PageStore: @unchecked Sendable {
         }
     }
 
-    /// Whether `number` was committed since the last checkpoint (so no checkpoint on disk
-    /// reaches it).
-    func isPending(_ number: UInt64) -> Bool {
-        lock.withLock { pending.contains(number) }
+    /// Whether each of `numbers` was committed since the last checkpoint (so no checkpoint
+    /// on disk reaches it).
+    func pending(_ numbers: [UInt64]) -> [Bool] {
+        lock.withLock { numbers.map { pending.contains($0) } }
     }
 
     var pendingCount: Int { lock.withLock { pending.count } }

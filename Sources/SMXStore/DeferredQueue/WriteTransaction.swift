@@ -105,11 +105,6 @@ public final class WriteTransaction: PageReader {
     }
 
     /// A fresh page of this transaction.
-    func allocatePage(kind: Page.Kind) -> UInt64 {
-        newPage(kind: kind).number
-    }
-
-    /// A fresh page of this transaction.
     func newPage(kind: Page.Kind) -> Page {
         let page = Page.make(number: takePageNumber(), kind: kind, size: pageSize, txid: txid)
         dirty.insert(page)
@@ -298,9 +293,9 @@ public final class WriteTransaction: PageReader {
     private func takeFreePageChanges() -> FreePageChanges {
         let changes = FreePageChanges(
             taken: freePages.reusable.count - reusableLeft, returned: recycled,
-            freed: freed.map { ($0, !store.isPending($0)) }
+            freed: Array(zip(freed, store.pending(freed).map { !$0 }))
         )
-        freePages = FreePages(checkpointList: [])
+        freePages = FreePages()
         reusableLeft = 0
         return changes
     }

@@ -40,6 +40,18 @@ import SMXTestSupport
         }
     }
 
+    /// A write to `file` fails as poisoned (ARCHITECTURE.md rule 6).
+    static func expectRefusesWrites(_ file: BTreeFile, sourceLocation: SourceLocation = #_sourceLocation) {
+        do {
+            try file.write { txn in try txn.put([1], [1], in: "t") }
+            Issue.record("a poisoned file took a write", sourceLocation: sourceLocation)
+        } catch let error as StoreError {
+            #expect(error.code == .poisoned, sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("a poisoned file threw \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
     static func randomKey(_ rng: inout SplitMix64) -> [UInt8] {
         // Mostly 12-byte keys over a small space (collisions: replaces and deletes hit),
         // sometimes longer or empty-ish ones.
@@ -278,12 +290,7 @@ import SMXTestSupport
         let snapshot = try file.snapshot()
         #expect(try snapshot.get(Array("k7".utf8), in: "t") == Array("v7".utf8))
         snapshot.close()
-        do {
-            try file.write { txn in try txn.put([1], [1], in: "t") }
-            Issue.record("a poisoned file took a write")
-        } catch let error as StoreError {
-            #expect(error.code == .poisoned)
-        }
+        BTreeFileTests.expectRefusesWrites(file)
         #expect(throws: StoreError.self) { try file.checkpoint() }
         file.close()
         let reopened = try BTreeFile.open(fileSystem: fs.crash(mode: .dropAllUnsynced, seed: 1), configuration: BTreeFileTests.configuration())
@@ -309,12 +316,7 @@ import SMXTestSupport
         let snapshot = try file.snapshot()
         #expect(try snapshot.get(Array("k7".utf8), in: "t") == Array("changed".utf8))
         snapshot.close()
-        do {
-            try file.write { txn in try txn.put([1], [1], in: "t") }
-            Issue.record("a poisoned file took a write")
-        } catch let error as StoreError {
-            #expect(error.code == .poisoned)
-        }
+        BTreeFileTests.expectRefusesWrites(file)
         file.close()
         let reopened = try BTreeFile.open(fileSystem: fs.crash(mode: .dropAllUnsynced, seed: 1), configuration: BTreeFileTests.configuration())
         defer { reopened.close() }

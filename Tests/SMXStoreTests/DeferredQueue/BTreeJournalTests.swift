@@ -239,12 +239,7 @@ import SMXTestSupport
         } catch let error as StoreError {
             #expect(error.code == .io)
         }
-        do {
-            try file.write { txn in try txn.put([2], [2], in: "t") }
-            Issue.record("a poisoned file took a write")
-        } catch let error as StoreError {
-            #expect(error.code == .poisoned)
-        }
+        BTreeFileTests.expectRefusesWrites(file)
         #expect(try file.snapshot().get([1], in: "t") == [1])
     }
 }
