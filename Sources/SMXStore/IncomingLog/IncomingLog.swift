@@ -289,17 +289,11 @@ private final class HandOffTarget: Sendable {
     init(_ handOff: IncomingLog.HandOff) { self.handOff = handOff }
 
     var callback: (@Sendable ([IncomingTransaction]) -> Void)? {
-        if case .none = handOff { return nil }
+        // Carrying forward needs no callback: the directory queues the copies itself.
+        guard case .handler(let handler) = handOff else { return nil }
         return { [self] transactions in
-            guard let log = target.withLock({ $0.log }) else { return }
-            switch handOff {
-            case .carryForward:
-                Task { try? await log.carryForward(transactions.map(\.envelopeID)) }
-            case .handler(let handler):
-                Task { await handler(transactions) }
-            case .none:
-                break
-            }
+            guard target.withLock({ $0.log }) != nil else { return }
+            Task { await handler(transactions) }
         }
     }
 }

@@ -203,19 +203,42 @@ extension LogDirectory {
     }
 
     /// When more segments are in use than the target, hands the open transactions of the
-    /// oldest segment that is mostly dead to the hand-off (once per segment).
+    /// oldest segment that is mostly dead to the hand-off (once per segment). Carrying
+    /// forward is done right here: fresh copies go behind whatever is pending, without a
+    /// waiter, so the next batch writes them and the log stays bounded however busy the
+    /// machine is. A handler is called, and runs on a task of its own.
     func requestHandOffIfNeeded() {
-        guard ledger.count > configuration.targetSegmentsPerDirectory, let onHandOff else { return }
+        let carryForward: Bool
+        switch configuration.handOff {
+        case .carryForward: carryForward = true
+        case .handler: carryForward = false
+        case .none: return
+        }
+        guard ledger.count > configuration.targetSegmentsPerDirectory else { return }
         guard let oldest = ledger.handOffCandidate(
                 excluding: currentSegment, maxLiveFraction: configuration.handOffMaxLiveFraction
               ),
               !handOffRequested.contains(oldest.number)
         else { return }
         handOffRequested.insert(oldest.number)
-        let entries = condition.withLock {
+        let handed: [LiveTransaction] = condition.withLock {
             statistics.handOffs += 1
-            return oldest.homed.sorted().compactMap { live[$0] }
+            let entries = oldest.homed.sorted().compactMap { live[$0] }
+            guard carryForward else { return entries }
+            guard failure == nil else { return [] }
+            for entry in entries {
+                let item = Item(.carriedForward(entry.transaction))
+                pending.append(Pending(
+                    type: item.record.type,
+                    envelopeID: item.record.envelopeID,
+                    sequence: sequencer.sequence(),
+                    payload: item.payload,
+                    waiter: nil
+                ))
+                pendingBytes += item.framedSize
+            }
+            return []
         }
-        if !entries.isEmpty { onHandOff(entries.map(\.transaction)) }
+        if !handed.isEmpty { onHandOff?(handed.map(\.transaction)) }
     }
 }
