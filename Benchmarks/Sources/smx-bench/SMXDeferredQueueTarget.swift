@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import SMXStore
 
 /// smx's B+tree file (`BTreeFile`, the deferred queue's storage) under the `defedb`
@@ -38,6 +41,10 @@ actor SMXDeferredQueueTarget: DeferredQueueBenchTarget {
     private func setUp() throws {
         var configuration = BTreeFile.Configuration(queueID: QueueID(bytes: Array(repeating: 0x42, count: 16)), path: directory + "/queue.db")
         configuration.growthPages = 4096
+        // SMX_BENCH_CHECKPOINTS=inline: checkpoints in the committing call, to compare.
+        if let raw = getenv("SMX_BENCH_CHECKPOINTS"), String(cString: raw) == "inline" {
+            configuration.checkpointScheduling = .inline
+        }
         file = try BTreeFile.open(fileSystem: fileSystem, configuration: configuration)
     }
 

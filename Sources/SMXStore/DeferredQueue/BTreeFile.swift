@@ -7,7 +7,9 @@ import Logging
 /// **Commit order.** A commit appends its operations to the journal and syncs it
 /// (``BTreeJournal``); its pages stay in memory. A checkpoint (bbolt's commit, in two
 /// sentences) writes every page committed since the previous one and syncs, then writes
-/// the meta page of slot `checkpoint % 2` and syncs; then the journal starts afresh.
+/// the meta page of slot `checkpoint % 2` and syncs; then the journal starts afresh. A
+/// checkpoint a commit triggers runs behind the commits by default: they go on in the
+/// next journal while a thread writes (``CheckpointScheduling``, ``CheckpointJob``).
 /// Opening takes the meta page with the highest checkpoint number whose checksum verifies
 /// and replays the journal's commits after it; a crash during a checkpoint leaves the
 /// previous meta, whose pages nothing overwrote, and the journal that continues it.
@@ -44,12 +46,29 @@ public final class BTreeFile: @unchecked Sendable {
         public var checkpointJournalBytes = 64 << 20
         /// ... or more pages than this committed and not yet written.
         public var checkpointPages = 65536
+        /// How such a checkpoint runs.
+        public var checkpointScheduling = CheckpointScheduling.background
         public var readOnly = false
 
         public init(queueID: QueueID, path: String) {
             self.queueID = queueID
             self.path = path
         }
+    }
+
+    /// How a checkpoint that a commit triggers runs. (``BTreeFile/checkpoint()``, the
+    /// checkpoint after an open replayed commits and the one at close always finish before
+    /// they return.)
+    public enum CheckpointScheduling: Sendable, Equatable {
+        /// Its page writes and syncs run on a thread of their own while commits go on in
+        /// the next journal (`docs/format/defedb.md`, "Checkpoints behind commits").
+        case background
+        /// In the commit that triggered it; commits wait for it.
+        case inline
+        /// Like `background`, but the writer itself does the writes, at the end of the
+        /// `commits`-th commit after the one that started it: the same files and order of
+        /// writes, with commits in between, and deterministic (for crash tests).
+        case deferred(commits: Int)
     }
 
     public let configuration: Configuration
@@ -63,6 +82,8 @@ public final class BTreeFile: @unchecked Sendable {
     /// The newest checkpoint on disk.
     private var durable: MetaPage
     private var journal: BTreeJournalWriter?
+    /// The checkpoint whose writes run behind the commits, if any (writer lock).
+    private var inFlight: CheckpointJob?
     /// The last commit's journal buffers, emptied, for the next transaction (writer lock).
     private var spareJournalBuffers = JournalBuffers()
     /// Free pages of the newest state; changed with the writer lock and `lock` held.
@@ -209,27 +230,39 @@ public final class BTreeFile: @unchecked Sendable {
     /// journal, or a commit was being written while the journal was read).
     private enum JournalOutcome { case replayed, readAgain }
 
-    /// Brings the state from the newest checkpoint up to the journal's last commit; a
-    /// writer then runs a checkpoint (so the torn tail of a crash is gone) and keeps the
-    /// fresh journal open for appending.
+    /// Brings the state from the newest checkpoint up to the last commit of its journals;
+    /// a writer then runs a checkpoint (so the torn tail of a crash is gone, and a next
+    /// journal left by a crash is folded in) and keeps the fresh journal open for
+    /// appending.
+    ///
+    /// What a crash can leave, with M the newest meta page (checkpoint c at transaction t):
+    /// - the journal of generation c (based at t): its commits after t;
+    /// - the journal of generation c - 1: the crash came after M's sync and before the
+    ///   journal continuing it was in place; none of its commits is above t;
+    /// - also a next journal of generation c + 1: a checkpoint's writes were running behind
+    ///   the commits (M is the one before it). The journal's commits, then the
+    ///   checkpoint's own transaction (the next journal's base; it changed nothing but the
+    ///   freelist chain, which replaying from M does not need), then the next journal's;
+    /// - also a next journal of generation c: M is that checkpoint and the crash came
+    ///   before the rename; its commits after t;
+    /// - a next journal whose header does not verify: it was being created, and nothing
+    ///   in it was acknowledged.
     private func replayJournal(mayReadAgain: Bool, damageMayBeARace: Bool) throws -> JournalOutcome {
         let path = configuration.path
         let journalPath = BTreeJournal.path(for: path)
+        let nextPath = BTreeJournal.nextPath(for: path)
         if !configuration.readOnly, try fileSystem.itemType(BTreeJournal.rewritePath(for: path)) != nil {
             try fileSystem.removeFile(BTreeJournal.rewritePath(for: path))
         }
         guard try fileSystem.itemType(journalPath) == .file else {
             throw StoreError(.corrupted, "the journal is missing", path: journalPath)
         }
-        let handle = try fileSystem.openFile(journalPath, mode: .readOnly)
-        let bytes: [UInt8]
-        do {
-            bytes = try handle.readAll()
-            try handle.close()
-        } catch {
-            try? handle.close()
-            throw error
-        }
+        let bytes = try readWholeFile(journalPath)
+        // Looked at after the journal was read: a checkpoint finishing in between renames
+        // the next journal over the journal (a reader then finds a newer meta page at the
+        // end and reads again). A reader may also find it gone while reading it.
+        let nextExists = try fileSystem.itemType(nextPath) == .file
+        let nextBytes = !nextExists ? nil : configuration.readOnly ? try? readWholeFile(nextPath) : try readWholeFile(nextPath)
         let checkpoint = meta
         // Which checkpoint the journal continues, before anything is replayed: the one
         // of the meta (generation N, based at its txid), or N - 1 when a crash came between
@@ -263,23 +296,62 @@ public final class BTreeFile: @unchecked Sendable {
             replayed += 1
             try self.replay(txid: txid, operations)
         }
-        if let later = contents.commitAfterDamage {
-            // A reader's read of the file is not atomic with the writer's appends: it may
-            // see one commit half written and the next whole. Read again; the writer
-            // never leaves that behind.
-            if configuration.readOnly && damageMayBeARace { return .readAgain }
-            throw StoreError(
-                .corrupted,
-                "journal damaged at offset \(contents.damage!.offset) (\(contents.damage!.reason)) with commit \(later) after it: acknowledged commits are missing",
-                path: journalPath
-            )
+        if let outcome = try checkDamage(contents, path: journalPath, damageMayBeARace: damageMayBeARace) { return outcome }
+
+        var nextDamaged = false
+        if let nextBytes, let nextHeader = try? BTreeJournal.header(nextBytes, queueID: configuration.queueID, path: nextPath) {
+            let generation = nextHeader.segmentNumber
+            guard generation <= checkpoint.checkpoint || (generation == checkpoint.checkpoint + 1 && current) else {
+                if configuration.readOnly, mayReadAgain { return .readAgain }
+                throw StoreError(
+                    .corrupted,
+                    "the next journal (generation \(generation)) does not continue checkpoint \(checkpoint.checkpoint)",
+                    path: nextPath
+                )
+            }
+            if generation == checkpoint.checkpoint + 1 {
+                // The checkpoint that was in flight: its transaction follows the journal's.
+                guard nextHeader.baseSequence == contents.lastTxid + 1 else {
+                    throw StoreError(
+                        .corrupted,
+                        "the next journal starts at transaction \(nextHeader.baseSequence); the journal ends at \(contents.lastTxid)",
+                        path: nextPath
+                    )
+                }
+                lock.withLock { meta.txid = nextHeader.baseSequence }
+            }
+            let nextContents = try BTreeJournal.read(nextBytes, queueID: configuration.queueID, path: nextPath) { txid, operations in
+                guard txid > self.lock.withLock({ self.meta.txid }) else { return }
+                guard generation >= checkpoint.checkpoint else {
+                    throw StoreError(
+                        .corrupted,
+                        "next journal generation \(generation) holds commit \(txid), after checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
+                        path: nextPath
+                    )
+                }
+                replayed += 1
+                try self.replay(txid: txid, operations)
+            }
+            if let outcome = try checkDamage(nextContents, path: nextPath, damageMayBeARace: damageMayBeARace) { return outcome }
+            nextDamaged = nextContents.damage != nil
         }
-        if let damage = contents.damage, !configuration.readOnly {
-            logger.info("deferred queue journal ends in an unfinished commit", metadata: ["offset": "\(damage.offset)", "reason": "\(damage.reason)"])
+        if configuration.readOnly {
+            // A checkpoint that finished while the journals were read may have renamed the
+            // next journal away before it was read: read again from its meta page.
+            if mayReadAgain, try Self.newestMeta(store.handle, configuration: configuration).checkpoint != checkpoint.checkpoint {
+                return .readAgain
+            }
+            return .replayed
         }
-        guard !configuration.readOnly else { return .replayed }
-        if replayed > 0 || !current || contents.damage != nil {
+        if replayed > 0 || !current || contents.damage != nil || nextExists {
             try writerLock.withLock { try checkpointLocked() }
+            // The fresh journal is in place and continues the new checkpoint: the next
+            // journal has nothing that checkpoint does not hold.
+            if nextExists {
+                if nextDamaged { logger.info("deferred queue next journal ends in an unfinished commit") }
+                try fileSystem.removeFile(nextPath)
+                try fileSystem.syncDirectory(Path.directory(of: path))
+            }
         } else {
             let handle = try fileSystem.openFile(journalPath, mode: .existing)
             journal = BTreeJournalWriter(
@@ -288,6 +360,35 @@ public final class BTreeFile: @unchecked Sendable {
             )
         }
         return .replayed
+    }
+
+    /// A journal's damage: `readAgain` for a reader that may have raced an append; an error
+    /// when a complete commit follows it (acknowledged commits missing); nil for a torn
+    /// last commit (logged).
+    private func checkDamage(_ contents: BTreeJournal.Contents, path: String, damageMayBeARace: Bool) throws -> JournalOutcome? {
+        if let later = contents.commitAfterDamage {
+            // A reader's read of the file is not atomic with the writer's appends: it may
+            // see one commit half written and the next whole. Read again; the writer
+            // never leaves that behind.
+            if configuration.readOnly && damageMayBeARace { return .readAgain }
+            throw StoreError(
+                .corrupted,
+                "journal damaged at offset \(contents.damage!.offset) (\(contents.damage!.reason)) with commit \(later) after it: acknowledged commits are missing",
+                path: path
+            )
+        }
+        if let damage = contents.damage, !configuration.readOnly {
+            logger.info("deferred queue journal ends in an unfinished commit", metadata: [
+                "path": "\(path)", "offset": "\(damage.offset)", "reason": "\(damage.reason)",
+            ])
+        }
+        return nil
+    }
+
+    private func readWholeFile(_ path: String) throws -> [UInt8] {
+        let handle = try fileSystem.openFile(path, mode: .readOnly)
+        defer { try? handle.close() }
+        return try handle.readAll()
     }
 
     /// Applies one journal commit as a transaction of its own (no journal write).
@@ -411,6 +512,7 @@ public final class BTreeFile: @unchecked Sendable {
         writerLock.lock()
         defer { writerLock.unlock() }
         try checkWritable()
+        if let inFlight, inFlight.isDone { try finishCheckpointInFlight() }
         let transaction = try nextTransaction(journalBuffers: spareJournalBuffers)
         spareJournalBuffers = JournalBuffers()
         transaction.journalStream = journal
@@ -439,9 +541,16 @@ public final class BTreeFile: @unchecked Sendable {
         spareJournalBuffers = transaction.takeJournalBuffers()
         // The commit is durable; a checkpoint that fails now poisons the file for the
         // next writer but does not undo it.
+        if let inFlight, case .deferred = configuration.checkpointScheduling {
+            inFlight.commitsBeforeRunning -= 1
+            if inFlight.commitsBeforeRunning <= 0 { try? finishCheckpointInFlight() }
+        }
         if let journal, journal.bytesSinceCheckpoint >= configuration.checkpointJournalBytes
             || store.pendingCount >= configuration.checkpointPages {
-            try? checkpointLocked()
+            switch configuration.checkpointScheduling {
+            case .inline: try? checkpointLocked()
+            case .background, .deferred: try? startCheckpoint()
+            }
         }
         return result
     }
@@ -487,11 +596,13 @@ public final class BTreeFile: @unchecked Sendable {
         return WriteTransaction(file: self, store: store, base: base, freePages: freePages, journalBuffers: journalBuffers)
     }
 
-    /// The checkpoint, with the writer lock held.
+    /// The checkpoint, with the writer lock held, finished when it returns: pages, meta
+    /// page, then a fresh journal written aside and renamed over the journal.
     private func checkpointLocked() throws {
+        try finishCheckpointInFlight()
         let transaction = try nextTransaction()
         transaction.finished = true
-        let (newMeta, pages, newFree) = try transaction.prepareCheckpoint()
+        let (newMeta, pages, newFree, _) = try transaction.prepareCheckpoint()
         let newJournal: BTreeJournalWriter
         do {
             // The new chain's pages join the pending ones. Snapshots of older states may
@@ -499,7 +610,7 @@ public final class BTreeFile: @unchecked Sendable {
             // page, so reuse waits for them.
             store.publish(pages, freed: transaction.freed)
             try store.ensureCapacity(newMeta.pageCount)
-            try store.writePending()
+            try store.writeAndSync(try store.takePending())
             try store.writeRaw(newMeta.encode(), page: UInt64(newMeta.slot))
             try store.sync()
             newJournal = try BTreeJournal.create(
@@ -519,6 +630,68 @@ public final class BTreeFile: @unchecked Sendable {
             meta = newMeta
             durable = newMeta
             if catalogStillValid { catalogTxid = newMeta.txid }
+        }
+    }
+
+    /// Starts a checkpoint whose writes run behind the commits (writer lock held): waits
+    /// for the one before, if any; takes the checkpoint transaction (the new freelist
+    /// chain) and the pages committed up to it; grows the file for them; creates the next
+    /// journal, where commits go from now on. The state moves on to the checkpoint's
+    /// transaction at once; the checkpoint on disk, when the writes are done
+    /// (``finishCheckpointInFlight()``).
+    private func startCheckpoint() throws {
+        try finishCheckpointInFlight()
+        let transaction = try nextTransaction()
+        transaction.finished = true
+        let (newMeta, pages, _, changes) = try transaction.prepareCheckpoint()
+        let job: CheckpointJob
+        let next: BTreeJournalWriter
+        do {
+            store.publish(pages, freed: transaction.freed)
+            try store.ensureCapacity(newMeta.pageCount)
+            next = try BTreeJournal.createNext(
+                fileSystem: fileSystem, file: configuration.path, queueID: configuration.queueID,
+                generation: newMeta.checkpoint, base: newMeta.txid, growthBytes: configuration.journalGrowthBytes
+            )
+            var commits = 0
+            if case .deferred(let n) = configuration.checkpointScheduling { commits = max(1, n) }
+            job = CheckpointJob(
+                meta: newMeta, pages: try store.takePending(), store: store, fileSystem: fileSystem,
+                file: configuration.path, commitsBeforeRunning: commits
+            )
+        } catch {
+            poison(error)
+            throw lock.withLock { failure! }
+        }
+        journal?.close()
+        journal = next
+        lock.withLock {
+            // Pages freed from here on that the checkpoint writes count as written
+            // (they are not pending any more): they wait for the checkpoint after it.
+            freePages.commit(taken: changes.taken, returned: changes.returned, freed: changes.freed, txid: newMeta.txid)
+            let catalogStillValid = catalogTxid == meta.txid
+            meta = newMeta
+            if catalogStillValid { catalogTxid = newMeta.txid }
+        }
+        inFlight = job
+        if case .background = configuration.checkpointScheduling {
+            job.start { [self] error in poison(error) }
+        }
+    }
+
+    /// Waits for the checkpoint in flight, if any (runs its writes now if they were
+    /// deferred); once it is on disk, pages freed up to its transaction wait only for
+    /// readers. A failed one has poisoned the file: its error is thrown.
+    private func finishCheckpointInFlight() throws {
+        guard let job = inFlight else { return }
+        inFlight = nil
+        if let error = job.wait() {
+            poison(error)
+            throw lock.withLock { failure! }
+        }
+        lock.withLock {
+            freePages.checkpointed(through: job.meta.txid)
+            durable = job.meta
         }
     }
 
@@ -566,6 +739,11 @@ public final class BTreeFile: @unchecked Sendable {
         }
         guard wasOpen else { return }
         writerLock.withLock {
+            if inFlight != nil {
+                do { try finishCheckpointInFlight() } catch {
+                    logger.error("deferred queue checkpoint failed; the journals keep the commits", metadata: ["error": "\(error)"])
+                }
+            }
             if let journal, journal.bytesSinceCheckpoint > 0, lock.withLock({ failure == nil }) {
                 do { try checkpointLocked() } catch {
                     logger.error("deferred queue checkpoint at close failed; the journal keeps the commits", metadata: ["error": "\(error)"])

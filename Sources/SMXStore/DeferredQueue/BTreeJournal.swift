@@ -43,6 +43,8 @@ public enum BTreeJournal {
 
     public static func path(for file: String) -> String { file + ".journal" }
     public static func rewritePath(for file: String) -> String { file + ".journal.new" }
+    /// The journal commits go to while a checkpoint's writes run behind them.
+    public static func nextPath(for file: String) -> String { file + ".journal.next" }
 
     // MARK: - Encoding
 
@@ -245,6 +247,51 @@ public enum BTreeJournal {
             handle: handle, generation: generation, offset: FormatConstants.fileHeaderSize, capacity: growthBytes,
             growthBytes: growthBytes
         )
+    }
+}
+
+extension BTreeJournal {
+    /// Creates the journal that continues checkpoint `generation` at transaction `base`
+    /// while that checkpoint's pages are still being written: `<file>.journal.next`,
+    /// header and preallocated room synced, then the directory, before any commit goes
+    /// in it (a leftover of a crash is replaced). The checkpoint renames it over the
+    /// journal once its meta page is durable (``promoteNext(fileSystem:file:)``).
+    static func createNext(
+        fileSystem: any FileSystem,
+        file: String,
+        queueID: QueueID,
+        generation: UInt64,
+        base: UInt64,
+        growthBytes: Int
+    ) throws -> BTreeJournalWriter {
+        let next = nextPath(for: file)
+        if try fileSystem.itemType(next) != nil { try fileSystem.removeFile(next) }
+        let handle = try fileSystem.openFile(next, mode: .createNew)
+        do {
+            let header = FileHeader(
+                kind: .deferredQueueJournal, queueID: queueID, segmentNumber: generation, baseSequence: base,
+                createdMicros: wallClockMicros()
+            )
+            try handle.allocate(offset: 0, length: growthBytes)
+            try handle.write(header.encode(), at: 0)
+            try handle.fullSync()
+            try fileSystem.syncDirectory(Path.directory(of: file))
+        } catch {
+            try? handle.close()
+            throw error
+        }
+        return BTreeJournalWriter(
+            handle: handle, generation: generation, offset: FormatConstants.fileHeaderSize, capacity: growthBytes,
+            growthBytes: growthBytes
+        )
+    }
+
+    /// Renames the next journal over the journal and syncs the directory: the last step
+    /// of a checkpoint whose commits went on in it. (Appends continue through the open
+    /// descriptor.)
+    static func promoteNext(fileSystem: any FileSystem, file: String) throws {
+        try fileSystem.rename(nextPath(for: file), to: path(for: file))
+        try fileSystem.syncDirectory(Path.directory(of: file))
     }
 }
 

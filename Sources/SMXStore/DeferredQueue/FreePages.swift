@@ -6,10 +6,11 @@
 /// - *reusable*: no reader holds a snapshot before F, and no checkpoint on disk reaches
 ///   it (F is at or before the newest checkpoint, or no checkpoint ever wrote the page);
 /// - *waiting for readers*: only readers keep it (ordered by F);
-/// - *waiting for a checkpoint*: a checkpoint wrote it and it was freed after the newest
-///   one. The next checkpoint writes the whole list as its freelist chain, and the list
-///   read back from it (``init(checkpointList:)``) holds every page as freed at or before
-///   that checkpoint: then only readers keep them.
+/// - *waiting for a checkpoint*: a checkpoint wrote it (or one in progress is writing
+///   it) and it was freed after the newest one. Once a checkpoint at or after the
+///   transaction that freed it is on disk (``checkpointed(through:)``, or the list read
+///   back from a checkpoint's freelist chain, ``init(checkpointList:)``), only readers
+///   keep it.
 ///
 /// A page never goes back: the oldest reader only moves forward (a new reader takes the
 /// newest state, or in another process the newest checkpoint, which is not older than the
@@ -49,9 +50,37 @@ struct FreePages {
         return list
     }
 
+    /// A checkpoint of transaction `txid` is on disk: pages freed at or before it wait
+    /// only for readers now (merged into their queue in `freedAt` order).
+    mutating func checkpointed(through txid: UInt64) {
+        guard let first = waitingForCheckpoint.first, first.freedAt <= txid else { return }
+        var promoted: [FreePage] = []
+        while let next = waitingForCheckpoint.first, next.freedAt <= txid {
+            promoted.append(waitingForCheckpoint.removeFirst())
+        }
+        guard let newest = waitingForReaders.last, newest.freedAt > promoted[0].freedAt else {
+            for entry in promoted { waitingForReaders.append(entry) }
+            return
+        }
+        var merged = FreePageQueue()
+        var waiting = waitingForReaders.elements.makeIterator()
+        var a = waiting.next()
+        var b = 0
+        while a != nil || b < promoted.count {
+            if let x = a, b == promoted.count || x.freedAt <= promoted[b].freedAt {
+                merged.append(x)
+                a = waiting.next()
+            } else {
+                merged.append(promoted[b])
+                b += 1
+            }
+        }
+        waitingForReaders = merged
+    }
+
     /// Moves pages forward before a transaction: `oldestReader` is the oldest snapshot of
-    /// any reader (nil: none). (Pages waiting for a checkpoint wait for the next
-    /// ``init(checkpointList:)``: a checkpoint rebuilds the list.)
+    /// any reader (nil: none). (Pages waiting for a checkpoint wait for
+    /// ``checkpointed(through:)``.)
     mutating func release(oldestReader: UInt64?) {
         while let first = waitingForReaders.first, oldestReader.map({ first.freedAt <= $0 }) ?? true {
             reusable.append(waitingForReaders.removeFirst().page)
@@ -82,6 +111,7 @@ struct FreePageQueue {
     var isEmpty: Bool { head == storage.count }
     var count: Int { storage.count - head }
     var first: FreePage? { isEmpty ? nil : storage[head] }
+    var last: FreePage? { isEmpty ? nil : storage[storage.count - 1] }
     var elements: ArraySlice<FreePage> { storage[head...] }
 
     mutating func append(_ entry: FreePage) {

@@ -3,7 +3,8 @@
 /// immutable until the freelist hands their number out again, so they are cached as read.
 ///
 /// Pages committed since the last checkpoint live only here (and in the journal, as the
-/// operations that made them) until ``writePending()`` writes them: *pending* pages.
+/// operations that made them) until a checkpoint takes them (``takePending()``) and writes
+/// them (``writeAndSync(_:)``): *pending* pages.
 /// Cached pages are not sealed (their checksum field is stale); the checksum is computed
 /// into the bytes written and checked on every read from disk.
 ///
@@ -129,20 +130,26 @@ final class PageStore: @unchecked Sendable {
 
     var pendingCount: Int { lock.withLock { pending.count } }
 
-    /// Writes every pending page (coalesced, sealed on the way out) and syncs. They stop
-    /// being pending only when this succeeds.
-    func writePending() throws {
-        let pages = try lock.withLock { () throws -> [Page] in
-            try pending.elements.map { number in
+    /// The pending pages, which stop being pending: a checkpoint takes them to write
+    /// (``writeAndSync(_:)``), and pages committed after this are the next one's.
+    func takePending() throws -> [Page] {
+        try lock.withLock { () throws -> [Page] in
+            let pages = try pending.elements.map { number in
                 guard let page = cache[number] else {
                     throw StoreError(.corrupted, "pending page \(number) is missing from the cache", path: path)
                 }
                 return page
             }
+            pending.removeAll()
+            return pages
         }
+    }
+
+    /// Writes `pages` (coalesced, sealed on the way out) and syncs. Runs on a checkpoint's
+    /// thread while the writer commits: it touches no state of the store but the file.
+    func writeAndSync(_ pages: [Page]) throws {
         try write(pages)
         try sync()
-        lock.withLock { pending.removeAll() }
         // Every page this store needs is in its own cache; the kernel's copies (large
         // folios after long sequential writes) would make the next checkpoint's scattered
         // 4 KiB writes rewrite whole folios. Advice only: a failure changes nothing.

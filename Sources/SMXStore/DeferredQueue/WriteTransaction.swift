@@ -302,9 +302,9 @@ public final class WriteTransaction: PageReader {
 
     /// For a checkpoint (a transaction with no changes of its own): frees the previous
     /// freelist chain, writes the free list into fresh pages and returns the meta of the
-    /// next checkpoint, the chain's pages (sealed when the checkpoint writes them) and the
-    /// free list it holds.
-    func prepareCheckpoint() throws -> (meta: MetaPage, pages: [Page], free: [FreePage]) {
+    /// next checkpoint, the chain's pages (sealed when the checkpoint writes them), the
+    /// free list it holds and the changes to the file's free pages that made it.
+    func prepareCheckpoint() throws -> (meta: MetaPage, pages: [Page], free: [FreePage], changes: FreePageChanges) {
         // The previous chain's pages are freed by this transaction; the new list is
         // written into pages taken now (a page listed as free is never one of them).
         var number = base.freelistHead
@@ -333,7 +333,7 @@ public final class WriteTransaction: PageReader {
         meta.freelistHead = chain.first?.number ?? 0
         meta.pageCount = pageCount
         meta.checkpoint = base.checkpoint + 1
-        return (meta, dirty.values, free)
+        return (meta, dirty.values, free, changes)
     }
 
     private func updateCatalog() throws {

@@ -114,31 +114,3 @@ final class LogDirectory: @unchecked Sendable {
         configuration.segmentSize - FormatConstants.fileHeaderSize - RecordFrame.size(payloadCount: 1)
     }
 }
-
-/// The dedicated thread that runs a ``LogDirectory``'s group commit loop.
-final class SyncThread: @unchecked Sendable {
-    private var thread = pthread_t()
-    private let name: String
-    private let body: () -> Void
-
-    /// `name` shows in debuggers and `top -H` (Linux keeps 15 characters).
-    init(name: String, body: @escaping () -> Void) {
-        self.name = name
-        self.body = body
-    }
-
-    func start() {
-        let box = Unmanaged.passRetained(self)
-        let result = pthread_create(&thread, nil, { raw in
-            let me = Unmanaged<SyncThread>.fromOpaque(raw!).takeRetainedValue()
-            _ = smx_set_current_thread_name(String(me.name.utf8.prefix(15))!)
-            me.body()
-            return nil
-        }, box.toOpaque())
-        precondition(result == 0, "pthread_create failed: \(result)")
-    }
-
-    func join() {
-        pthread_join(thread, nil)
-    }
-}

@@ -40,6 +40,8 @@ import SMXTestSupport
         configuration.checkpointPages = 20
         configuration.checkpointJournalBytes = 16 << 10
         configuration.journalGrowthBytes = 16 << 10
+        // Checkpoints behind the commits, their writes two commits later: deterministic.
+        configuration.checkpointScheduling = .deferred(commits: 2)
         let queue = try DeferredQueue.open(fileSystem: fs, configuration: configuration)
         let acknowledged = Atomic<Int>(0)
         let points = Mutex<[Point]>([])
