@@ -163,7 +163,7 @@ public struct ActiveQueue: Sendable {
     }
 
     static func longestWaitingFirst(_ a: ActiveQueueEntry, _ b: ActiveQueueEntry) -> Bool {
-        (a.since, a.id) < (b.since, b.id)
+        a.since != b.since ? a.since < b.since : a.id < b.id
     }
 
     static func countIndex(_ source: ActiveQueueEntry.Source, _ state: ActiveQueueEntry.State) -> Int {

@@ -44,7 +44,8 @@ public struct ActiveQueueConfiguration: Hashable, Sendable {
     ///   - deferredReserve: the fraction reserved for deferred entries (0 ... deferredMaximum).
     ///   - deferredMaximum: the most the deferred entries may take (0 < f ≤ 1).
     ///   - minimumBatch: the smallest deferred read (1 ... capacity − lowWatermark); default
-    ///     the smaller of 100 and capacity − lowWatermark.
+    ///     the smaller of 100 and ``reservedDeferred`` (at least 1), so that by default the
+    ///     batch never makes a deferred read displace more incoming mail than the reserve.
     public init(
         capacity: Int,
         lowWatermark: Int? = nil,
@@ -57,14 +58,17 @@ public struct ActiveQueueConfiguration: Hashable, Sendable {
         guard lowWatermark >= 0, lowWatermark < capacity else { throw .invalidLowWatermark }
         guard deferredMaximum.isFinite, deferredMaximum > 0, deferredMaximum <= 1 else { throw .invalidDeferredMaximum }
         guard deferredReserve.isFinite, deferredReserve >= 0, deferredReserve <= deferredMaximum else { throw .invalidDeferredReserve }
-        let minimumBatch = minimumBatch ?? Swift.min(Self.defaultMinimumBatchLimit, capacity - lowWatermark)
+        let reservePPM = Int((deferredReserve * 1_000_000).rounded())
+        let maximumPPM = Int((deferredMaximum * 1_000_000).rounded())
+        let reserved = Self.reservedDeferred(capacity: capacity, reservePPM: reservePPM, maximumPPM: maximumPPM)
+        guard reserved <= capacity - lowWatermark else { throw .invalidLowWatermark }
+        let minimumBatch = minimumBatch ?? Swift.max(1, Swift.min(Self.defaultMinimumBatchLimit, reserved))
         guard minimumBatch >= 1, minimumBatch <= capacity - lowWatermark else { throw .invalidMinimumBatch }
         self.capacity = capacity
         self.lowWatermark = lowWatermark
+        self.reservePPM = reservePPM
+        self.maximumPPM = maximumPPM
         self.minimumBatch = minimumBatch
-        reservePPM = Int((deferredReserve * 1_000_000).rounded())
-        maximumPPM = Int((deferredMaximum * 1_000_000).rounded())
-        guard reservedDeferred <= capacity - lowWatermark else { throw .invalidLowWatermark }
     }
 
     /// The fraction reserved for deferred entries, as configured (to a millionth).
@@ -75,13 +79,21 @@ public struct ActiveQueueConfiguration: Hashable, Sendable {
     /// The most entries from the deferred queue the active queue holds (see the type's
     /// rounding rule).
     public var maximumDeferred: Int {
-        Swift.max(1, Self.share(maximumPPM, of: capacity, roundingUp: false))
+        Self.maximumDeferred(capacity: capacity, maximumPPM: maximumPPM)
     }
 
     /// The slots the incoming queue may not take while deferred entries are due (see the
     /// type's rounding rule).
     public var reservedDeferred: Int {
-        Swift.min(Self.share(reservePPM, of: capacity, roundingUp: true), maximumDeferred, capacity - 1)
+        Self.reservedDeferred(capacity: capacity, reservePPM: reservePPM, maximumPPM: maximumPPM)
+    }
+
+    static func maximumDeferred(capacity: Int, maximumPPM: Int) -> Int {
+        Swift.max(1, share(maximumPPM, of: capacity, roundingUp: false))
+    }
+
+    static func reservedDeferred(capacity: Int, reservePPM: Int, maximumPPM: Int) -> Int {
+        Swift.min(share(reservePPM, of: capacity, roundingUp: true), maximumDeferred(capacity: capacity, maximumPPM: maximumPPM), capacity - 1)
     }
 
     /// `ppm` millionths of `capacity`, without overflow.
