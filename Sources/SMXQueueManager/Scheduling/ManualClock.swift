@@ -44,20 +44,26 @@ public final class ManualClock: QueueClock {
     }
 
     /// Moves the time to `instant` (never backwards: an earlier instant changes nothing) and
-    /// wakes every sleeper whose deadline is at or before it, in deadline order.
-    public func advance(to instant: Timestamp) {
-        let due = state.withLock { state -> [CheckedContinuation<Void, any Error>] in
+    /// wakes every sleeper whose deadline is at or before it, in deadline order; returns the
+    /// deadlines woken, in the order they were woken.
+    @discardableResult
+    public func advance(to instant: Timestamp) -> [Timestamp] {
+        let due = state.withLock { state -> [Sleeper] in
             state.now = max(state.now, instant)
             let now = state.now
-            let woken = state.sleepers.filter { $0.value.deadline <= now }.sorted { ($0.value.deadline, $0.key) < ($1.value.deadline, $1.key) }
+            let woken = state.sleepers.filter { $0.value.deadline <= now }.sorted {
+                $0.value.deadline != $1.value.deadline ? $0.value.deadline < $1.value.deadline : $0.key < $1.key
+            }
             for (ticket, _) in woken { state.sleepers[ticket] = nil }
-            return woken.map(\.value.continuation)
+            return woken.map(\.value)
         }
-        for continuation in due { continuation.resume() }
+        for sleeper in due { sleeper.continuation.resume() }
+        return due.map(\.deadline)
     }
 
     /// Moves the time forward by `duration` (see ``advance(to:)``).
-    public func advance(by duration: Duration) {
+    @discardableResult
+    public func advance(by duration: Duration) -> [Timestamp] {
         advance(to: now() + duration)
     }
 

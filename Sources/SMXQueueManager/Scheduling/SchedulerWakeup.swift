@@ -48,6 +48,10 @@ public final class SchedulerWakeup: Sendable {
     /// Whether ``stop()`` was called.
     public var isStopped: Bool { state.withLock { $0.stopped } }
 
+    /// How many waits are suspended now, waiting for a signal or a stop (for monitoring,
+    /// and for tests that must know a wait has begun).
+    public var suspendedCount: Int { state.withLock { $0.waiters.count } }
+
     /// New mail is waiting: the next (or current) wait returns ``WakeReason/newMail``.
     public func signal() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
