@@ -57,3 +57,22 @@ import Testing
         #expect(throws: Never.self) { try ActiveQueueConfiguration(capacity: 10, minimumBatch: 3) }
     }
 }
+
+extension ActiveQueueConfigurationTests {
+    /// "1,000" style, as the docs write counts.
+    static func grouped(_ value: Int) -> String {
+        let digits = String(value)
+        guard digits.count > 3 else { return digits }
+        return grouped(value / 1_000) + "," + String(digits.suffix(3))
+    }
+
+    /// docs/queue-manager.md's table of default slot counts is what the code computes.
+    @Test func docsTableOfDefaultsMatches() throws {
+        for capacity in [1, 2, 10, 100, 10_000] {
+            let configuration = try ActiveQueueConfiguration(capacity: capacity)
+            let cells = [capacity, configuration.lowWatermark, configuration.reservedDeferred, configuration.maximumDeferred, configuration.minimumBatch]
+            let row = "| " + cells.map(Self.grouped).joined(separator: " | ") + " |"
+            #expect(QueueManagerDocTests.document.contains(row + "\n"), "docs/queue-manager.md should have the row \(row)")
+        }
+    }
+}
