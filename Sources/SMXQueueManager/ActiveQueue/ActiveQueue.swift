@@ -99,7 +99,9 @@ public struct ActiveQueue: Sendable {
     }
 
     /// Records that `job` took `ids` to an agent at `now`. All or nothing: every recipient
-    /// must await a job, else this throws for the first that does not and changes nothing.
+    /// must await a job and be named once, else this throws for the first that is not
+    /// (``ActiveQueueError/unknownRecipient(_:)`` or ``ActiveQueueError/wrongState(_:_:)``)
+    /// and changes nothing.
     public mutating func dispatched(_ ids: [RecipientID], job: DeliveryJob.ID, now: Timestamp) throws(ActiveQueueError) {
         var seen = Set<RecipientID>()
         for id in ids {
