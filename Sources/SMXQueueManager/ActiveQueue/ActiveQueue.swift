@@ -1,0 +1,188 @@
+import SMXStore
+
+/// The active queue (the seed's AQ, ACTEDB): the bounded set of recipients the queue manager
+/// is working on, between being read from the incoming or the deferred queue and their
+/// result. Deliveries are scheduled only from here.
+///
+/// **Life of an entry.** ``admit(_:from:now:)`` puts a recipient in, awaiting resolution;
+/// ``resolved(_:deliveryClass:nextHop:now:)`` records the resolver's answer (awaiting a
+/// job); ``dispatched(_:job:now:)`` records that a job took it to an agent;
+/// ``finished(_:job:)`` takes it out when that job's result comes, ``remove(_:)`` when a
+/// resolver failure or a cleanup takes it out. Each change stamps the time the entry
+/// entered its state; ``expired(now:resolverTimeout:agentTimeout:)`` lists the entries that
+/// waited too long for the resolver or an agent, which the queue manager moves to the
+/// deferred queue with a temporary error (the seed's "Cleanup of Active Queue").
+///
+/// **Bounds.** At most ``ActiveQueueConfiguration/capacity`` entries, and at most
+/// ``ActiveQueueConfiguration/maximumDeferred`` from the deferred queue: admission refuses
+/// what would break them, whatever the caller planned. The reserve for deferred entries is
+/// a rule of filling, kept by ``FillPlanner``. A recipient is in the queue at most once.
+///
+/// **Failure modes.** A refused change throws ``ActiveQueueError`` and changes nothing;
+/// late answers (for a recipient no longer in the queue, or in another job) are refusals,
+/// not traps.
+///
+/// Pure and in memory: the caller passes the time, and writes the stores. Not thread-safe:
+/// one queue manager owns it and serialises access. ``verify()`` checks the invariants.
+public struct ActiveQueue: Sendable {
+    public let configuration: ActiveQueueConfiguration
+
+    private(set) var entries: [RecipientID: ActiveQueueEntry] = [:]
+    /// Entries per source and state, indexed by ``countIndex(_:_:)``.
+    private(set) var counts = [Int](repeating: 0, count: ActiveQueueEntry.Source.allCases.count * ActiveQueueEntry.State.allCases.count)
+
+    public init(configuration: ActiveQueueConfiguration) {
+        self.configuration = configuration
+    }
+
+    /// Entries held.
+    public var count: Int { entries.count }
+
+    /// Slots left below the capacity.
+    public var freeSlots: Int { configuration.capacity - entries.count }
+
+    /// Whether the queue holds no more than the low watermark: the first-level scheduler
+    /// fills only then.
+    public var isAtOrBelowLowWatermark: Bool { entries.count <= configuration.lowWatermark }
+
+    /// Entries from `source`.
+    public func count(from source: ActiveQueueEntry.Source) -> Int {
+        ActiveQueueEntry.State.allCases.reduce(0) { $0 + counts[Self.countIndex(source, $1)] }
+    }
+
+    /// Entries in `state`.
+    public func count(in state: ActiveQueueEntry.State) -> Int {
+        ActiveQueueEntry.Source.allCases.reduce(0) { $0 + counts[Self.countIndex($1, state)] }
+    }
+
+    /// Entries from `source` in `state`.
+    public func count(from source: ActiveQueueEntry.Source, in state: ActiveQueueEntry.State) -> Int {
+        counts[Self.countIndex(source, state)]
+    }
+
+    /// The entry for `id`; nil when the recipient is not in the queue.
+    public func entry(_ id: RecipientID) -> ActiveQueueEntry? { entries[id] }
+
+    /// Whether the recipient is in the queue.
+    public func contains(_ id: RecipientID) -> Bool { entries[id] != nil }
+
+    /// The entries in `state`, longest waiting first (by time entered, then recipient id):
+    /// e.g. the resolved ones the second-level scheduler makes jobs of. O(n log n).
+    public func entries(in state: ActiveQueueEntry.State) -> [ActiveQueueEntry] {
+        entries.values.filter { $0.state == state }.sorted(by: Self.longestWaitingFirst)
+    }
+
+    /// Puts a recipient read from `source` in the queue at `now`, awaiting resolution.
+    ///
+    /// Throws ``ActiveQueueError/full`` at capacity, ``ActiveQueueError/deferredMaximum``
+    /// for a deferred entry when the deferred entries are at their maximum, and
+    /// ``ActiveQueueError/duplicate(_:)`` when the recipient is already in.
+    public mutating func admit(_ id: RecipientID, from source: ActiveQueueEntry.Source, now: Timestamp) throws(ActiveQueueError) {
+        guard entries[id] == nil else { throw .duplicate(id) }
+        guard entries.count < configuration.capacity else { throw .full }
+        if source == .deferred, count(from: .deferred) >= configuration.maximumDeferred { throw .deferredMaximum }
+        entries[id] = ActiveQueueEntry(id: id, source: source, since: now)
+        counts[Self.countIndex(source, .awaitingResolution)] += 1
+    }
+
+    /// Records the resolver's answer for a recipient awaiting resolution: it now awaits a
+    /// job, since `now`.
+    ///
+    /// Throws ``ActiveQueueError/unknownRecipient(_:)`` or ``ActiveQueueError/wrongState(_:_:)``
+    /// for an answer that came too late or twice.
+    public mutating func resolved(_ id: RecipientID, deliveryClass: DeliveryClass, nextHop: NextHop, now: Timestamp) throws(ActiveQueueError) {
+        guard var entry = entries[id] else { throw .unknownRecipient(id) }
+        guard entry.state == .awaitingResolution else { throw .wrongState(id, entry.state) }
+        entry.deliveryClass = deliveryClass
+        entry.nextHop = nextHop
+        move(&entry, to: .awaitingJob, now: now)
+    }
+
+    /// Records that `job` took `ids` to an agent at `now`. All or nothing: every recipient
+    /// must await a job and be named once, else this throws for the first that is not
+    /// (``ActiveQueueError/unknownRecipient(_:)`` or ``ActiveQueueError/wrongState(_:_:)``)
+    /// and changes nothing.
+    public mutating func dispatched(_ ids: [RecipientID], job: DeliveryJob.ID, now: Timestamp) throws(ActiveQueueError) {
+        var seen = Set<RecipientID>()
+        for id in ids {
+            guard let entry = entries[id] else { throw .unknownRecipient(id) }
+            guard entry.state == .awaitingJob, seen.insert(id).inserted else { throw .wrongState(id, entry.state) }
+        }
+        for id in ids {
+            guard var entry = entries[id] else { continue }
+            entry.job = job
+            move(&entry, to: .atAgent, now: now)
+        }
+    }
+
+    /// Takes out a recipient whose result came from `job`, and returns its entry (its
+    /// source says which queue to update).
+    ///
+    /// Throws ``ActiveQueueError/unknownRecipient(_:)`` when it is not in the queue, and
+    /// ``ActiveQueueError/wrongState(_:_:)`` when it is not at an agent in `job`: a late
+    /// result of a job that timed out leaves a later entry for the recipient alone.
+    @discardableResult
+    public mutating func finished(_ id: RecipientID, job: DeliveryJob.ID) throws(ActiveQueueError) -> ActiveQueueEntry {
+        guard let entry = entries[id] else { throw .unknownRecipient(id) }
+        guard entry.state == .atAgent, entry.job == job else { throw .wrongState(id, entry.state) }
+        return take(entry)
+    }
+
+    /// Takes out a recipient in any state (a resolver failure, an expired entry moved to the
+    /// deferred queue, an operator's delete) and returns its entry; nil when it was not in.
+    @discardableResult
+    public mutating func remove(_ id: RecipientID) -> ActiveQueueEntry? {
+        guard let entry = entries[id] else { return nil }
+        return take(entry)
+    }
+
+    /// The entries that waited too long at `now`: awaiting resolution for `resolverTimeout`
+    /// or more, or at an agent for `agentTimeout` or more; longest waiting first. They stay
+    /// in the queue: the queue manager writes each to the deferred queue with a temporary
+    /// error (unless its queue lifetime is over) and then ``remove(_:)``s it. Entries
+    /// awaiting a job do not expire: the seed calls that wait a scheduler bug, not a
+    /// timeout. O(n log n).
+    public func expired(now: Timestamp, resolverTimeout: Duration, agentTimeout: Duration) -> [ActiveQueueEntry] {
+        entries.values.filter { entry in
+            guard let deadline = Self.deadline(of: entry, resolverTimeout: resolverTimeout, agentTimeout: agentTimeout) else { return false }
+            return now >= deadline
+        }.sorted(by: Self.longestWaitingFirst)
+    }
+
+    /// The earliest time at which ``expired(now:resolverTimeout:agentTimeout:)`` will list
+    /// an entry; nil when no entry can expire. The scheduler sleeps until the earlier of
+    /// this and the next-try cache's next due time instead of polling. O(n).
+    public func nextExpiry(resolverTimeout: Duration, agentTimeout: Duration) -> Timestamp? {
+        entries.values.compactMap { Self.deadline(of: $0, resolverTimeout: resolverTimeout, agentTimeout: agentTimeout) }.min()
+    }
+
+    static func deadline(of entry: ActiveQueueEntry, resolverTimeout: Duration, agentTimeout: Duration) -> Timestamp? {
+        switch entry.state {
+        case .awaitingResolution: entry.since + resolverTimeout
+        case .atAgent: entry.since + agentTimeout
+        case .awaitingJob: nil
+        }
+    }
+
+    static func longestWaitingFirst(_ a: ActiveQueueEntry, _ b: ActiveQueueEntry) -> Bool {
+        a.since != b.since ? a.since < b.since : a.id < b.id
+    }
+
+    static func countIndex(_ source: ActiveQueueEntry.Source, _ state: ActiveQueueEntry.State) -> Int {
+        source.rawValue * ActiveQueueEntry.State.allCases.count + state.rawValue
+    }
+
+    private mutating func move(_ entry: inout ActiveQueueEntry, to state: ActiveQueueEntry.State, now: Timestamp) {
+        counts[Self.countIndex(entry.source, entry.state)] -= 1
+        counts[Self.countIndex(entry.source, state)] += 1
+        entry.state = state
+        entry.since = now
+        entries[entry.id] = entry
+    }
+
+    private mutating func take(_ entry: ActiveQueueEntry) -> ActiveQueueEntry {
+        entries[entry.id] = nil
+        counts[Self.countIndex(entry.source, entry.state)] -= 1
+        return entry
+    }
+}
