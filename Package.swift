@@ -63,7 +63,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SMXQueueManagerTests",
-            dependencies: ["SMXQueueManager", "SMXStore", "SMXTestSupport"]
+            dependencies: [
+                "SMXQueueManager",
+                "SMXStore",
+                "SMXTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -78,10 +78,7 @@ public struct QueueStartup: Sendable {
     /// what the earlier steps did is durable, and running again finishes the job.
     public func run(now: UInt64) async throws(StartupError) -> Result {
         let started = monotonicMicros()
-        var report = StartupReport(
-            incomingLog: log.recovery, contentStore: contentStore.recovery,
-            deferredQueueBefore: try step(.inspectDeferredQueue) { try deferredQueueInfo() }
-        )
+        var report = try makeReport()
         var mark = monotonicMicros()
         func lap(_ step: StartupStep) {
             let end = monotonicMicros()
@@ -89,6 +86,7 @@ public struct QueueStartup: Sendable {
             mark = end
         }
 
+        for transaction in log.openTransactions() { report.saw(transaction.envelopeID) }
         report.discardedWithoutBody = try await discardTransactionsWithoutBody()
         lap(.discardWithoutBody)
 
@@ -110,7 +108,17 @@ public struct QueueStartup: Sendable {
         report.totalMicros = monotonicMicros() - started
         return Result(
             report: report, nextTryCache: cache, references: count.references,
-            envelopeIDs: EnvelopeIDSource(after: count.highestEnvelopeID)
+            envelopeIDs: EnvelopeIDSource(after: report.highestEnvelopeID)
+        )
+    }
+
+    /// A report holding the stores' own recovery reports and the deferred queue as it is
+    /// now, for the steps to fill (``run(now:)`` starts with it; a caller running the
+    /// steps one by one does too).
+    public func makeReport() throws(StartupError) -> StartupReport {
+        StartupReport(
+            incomingLog: log.recovery, contentStore: contentStore.recovery,
+            deferredQueueBefore: try step(.inspectDeferredQueue) { try deferredQueueInfo() }
         )
     }
 
@@ -258,6 +266,7 @@ public struct QueueStartup: Sendable {
             var drops: [DeferredQueueChange] = []
             for transaction in page {
                 report.deferredEnvelopesChecked += 1
+                report.saw(transaction.envelopeID)
                 let content = transaction.content
                 var finding: ContentValidation
                 if alreadyValid[content.id] == content {
@@ -295,10 +304,9 @@ public struct QueueStartup: Sendable {
 
     // MARK: - Step 4
 
-    /// References per body and the highest envelope id seen.
+    /// References per body.
     public struct ReferenceCount: Sendable, Equatable {
         public var references: [ContentID: Int] = [:]
-        public var highestEnvelopeID: EnvelopeID?
     }
 
     /// Counts the references to every body (one per deferred envelope, one per open
@@ -308,7 +316,7 @@ public struct QueueStartup: Sendable {
         var count = ReferenceCount()
         func note(_ id: EnvelopeID, _ content: ContentID) {
             count.references[content, default: 0] += 1
-            if count.highestEnvelopeID.map({ $0 < id }) ?? true { count.highestEnvelopeID = id }
+            report.saw(id)
         }
         try step(.recountReferences) {
             let reader = try deferredQueue.reader()

@@ -94,6 +94,10 @@ public struct StartupReport: Sendable {
     /// True when the cache holds the whole next-try index (its horizon is +∞).
     public var nextTryCacheComplete = false
 
+    /// The largest envelope id any step saw, including envelopes it discarded or dropped:
+    /// new ids start past it (``EnvelopeIDSource``).
+    public var highestEnvelopeID: EnvelopeID?
+
     public var timings: [StepTiming] = []
     public var totalMicros: UInt64 = 0
 
@@ -101,6 +105,10 @@ public struct StartupReport: Sendable {
         self.incomingLog = incomingLog
         self.contentStore = contentStore
         self.deferredQueueBefore = deferredQueueBefore
+    }
+
+    mutating func saw(_ id: EnvelopeID) {
+        if highestEnvelopeID.map({ $0 < id }) ?? true { highestEnvelopeID = id }
     }
 
     /// How long `step` took; nil when it did not run.
