@@ -92,8 +92,11 @@ import SMXTestSupport
         }
         #expect(message.state == .aborted)
         #expect(acknowledged.load(ordering: .relaxed) == 1)
-        // The body reached its store but is released: no envelope refers to it.
-        #expect(stores.content.liveIDs() == [kept.transaction.content.id])
+        // The body reached its store. It is released unless the poisoned log still lists
+        // the record (the log adds a commit to its open set before its sync, and keeps it
+        // when the sync fails): rule 2 keeps it then, and startup releases it.
+        let stray = Set(stores.content.liveIDs()).subtracting([kept.transaction.content.id])
+        #expect(stray.isEmpty || (stray.count == 1 && stores.log.transaction(message.envelopeID) != nil))
         fs.removeAllFaults()
 
         // After the restart only the first message is there, and nothing else is delivered.
@@ -112,7 +115,7 @@ import SMXTestSupport
         let stores = try QueueStores(fs)
         let acknowledged = Atomic<Int>(0)
         let receiver = stores.receiver { _ in acknowledged.add(1, ordering: .relaxed) }
-        fs.injectFault(FaultRule(kinds: [.sync, .fullSync], errno: EIO_) { $0.path.hasPrefix("/q/cdb/") })
+        fs.injectFault(FaultRule(kinds: [.sync, .fullSync], errno: EIO_) { $0.path.hasPrefix("/q/cdb/segment-") })
         let message = try receiver.begin(sender: "s@example.org")
         try message.addRecipient("b@y.example")
         try await message.appendBody(MailBodyGenerator.body(size: 4_000, seed: 2))
