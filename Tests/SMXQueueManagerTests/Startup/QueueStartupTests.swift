@@ -160,3 +160,68 @@ import SMXTestSupport
         #expect(QueueStartup.recipientDomain("a@b@[192.0.2.1]") == "[192.0.2.1]")
     }
 }
+
+/// The steps one by one, with every store's invariant check after each.
+@Suite struct QueueStartupStepTests {
+    @Test func storesVerifyAfterEveryStep() async throws {
+        let scenario = try await StartupScenario.build(seed: 600)
+        let stores = try QueueStores(scenario.fileSystem(seed: 7))
+        defer { stores.close() }
+        let startup = QueueStartup(log: stores.log, contentStore: stores.content, deferredQueue: stores.deferred)
+        var report = try startup.makeReport()
+        let damaged = scenario.i.content.id
+        // Until the recount releases it, I's damaged body is the one problem the content
+        // store reports.
+        func contentProblems() -> Set<ContentID?> { Set(stores.content.verify().problems.map(\.id)) }
+        #expect(contentProblems() == [damaged])
+
+        let discarded = try await startup.discardTransactionsWithoutBody()
+        #expect(discarded.map(\.envelopeID) == [scenario.e])
+        #expect(stores.log.openTransactionCount == 4)
+        #expect(stores.deferred.verify().isClean)
+
+        try await startup.moveOpenTransactions(now: StartupScenario.now, into: &report)
+        #expect(stores.log.openTransactionCount == 0)
+        #expect(stores.deferred.verify().isClean)
+        #expect(contentProblems() == [damaged])
+
+        try await startup.checkDeferredBodies(into: &report)
+        #expect(report.droppedEnvelopes.count == 3)
+        // Without step 1's findings every body is read here.
+        #expect(report.bodiesVerified == 6)
+        #expect(stores.deferred.verify().isClean)
+
+        let count = try startup.recountReferences(into: &report)
+        #expect(count.references.count == 3)
+        #expect(stores.content.verify().isClean)
+        #expect(Set(stores.content.liveIDs()) == Set(count.references.keys))
+
+        let cache = try startup.rebuildNextTryCache(into: &report)
+        try cache.verify()
+        #expect(cache.count == report.nextTryEntries)
+        let reader = try stores.deferred.reader()
+        defer { reader.close() }
+        #expect(cache.keys == (try reader.keys(from: .min, limit: .max)))
+    }
+
+    /// A cache smaller than the index holds its first keys and says it is not complete.
+    @Test func aSmallCacheHoldsThePrefix() async throws {
+        let scenario = try await StartupScenario.build(seed: 700)
+        let stores = try QueueStores(scenario.fileSystem(seed: 8))
+        defer { stores.close() }
+        var configuration = QueueStartup.Configuration()
+        configuration.nextTryCacheCapacity = 4
+        configuration.batchSize = 1
+        let result = try await QueueStartup(log: stores.log, contentStore: stores.content, deferredQueue: stores.deferred, configuration: configuration)
+            .run(now: StartupScenario.now)
+        #expect(result.report.nextTryEntries == 4)
+        #expect(!result.report.nextTryCacheComplete)
+        let reader = try stores.deferred.reader()
+        defer { reader.close() }
+        #expect(result.nextTryCache.keys == (try reader.keys(from: .min, limit: 4)))
+        // Batches of one give the same queue as the default.
+        #expect(try reader.transactions().map(\.envelopeID) == [scenario.a.envelopeID, scenario.b.envelopeID, scenario.f.envelopeID])
+        #expect(result.report.droppedEnvelopes.count == 3)
+        #expect(result.report.transactionsClosed == 4)
+    }
+}
