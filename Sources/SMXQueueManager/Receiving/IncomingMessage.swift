@@ -89,14 +89,14 @@ public final class IncomingMessage: @unchecked Sendable {
         }
         let limit = receiver.configuration.maxMessageBytes
         guard UInt64(bytes.count) <= limit, bodyBytes <= limit - UInt64(bytes.count) else {
-            abort()
+            discard()
             throw .messageTooLarge(limit: limit)
         }
         do {
             if writer == nil { writer = try receiver.contentStore.makeWriter() }
             try await writer?.append(bytes)
         } catch {
-            abort()
+            discard()
             throw .wrapping(error)
         }
     }
@@ -122,11 +122,11 @@ public final class IncomingMessage: @unchecked Sendable {
             throw .badSequence("commit after the message ended (\(state))")
         }
         guard !recipients.isEmpty else {
-            abort()
+            discard()
             throw .noRecipients
         }
         if case .refuse(let reason) = receiver.admission.admission() {
-            abort()
+            discard()
             throw .refused(reason)
         }
         state = .committing
@@ -138,7 +138,7 @@ public final class IncomingMessage: @unchecked Sendable {
             stored = try await writer.finish()
             self.writer = nil
         } catch {
-            abort()
+            discard()
             throw .wrapping(error)
         }
         let transaction = IncomingTransaction(
@@ -160,10 +160,17 @@ public final class IncomingMessage: @unchecked Sendable {
     }
 
     /// Discards the message (RSET, QUIT, a dropped connection): the unfinished body is
-    /// released and nothing was written to the incoming log. Safe to call more than once;
-    /// does nothing once committed.
+    /// released and nothing was written to the incoming log. Safe to call more than once.
+    /// Does nothing once `commit()` has started: from the final dot on, the commit decides
+    /// (a client that drops the connection then may get its message delivered, and will
+    /// send it again: a duplicate, never a loss).
     public func abort() {
-        guard state != .committed else { return }
+        guard state != .committing, state != .committed else { return }
+        discard()
+    }
+
+    /// Releases the unfinished body and ends the message, whatever its state.
+    private func discard() {
         writer?.abort()
         writer = nil
         state = .aborted
