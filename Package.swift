@@ -43,8 +43,8 @@ let package = Package(
             ]
         ),
         // Queue semantics: retry policy, delivery status notifications, address resolution,
-        // delivery jobs and destination state so far (pure code, no I/O; see
-        // docs/queue-manager.md). Uses the stores' identifiers and records.
+        // delivery jobs and destination state (pure code, no I/O), and the receiving side
+        // and startup, which drive the stores (see docs/queue-manager.md).
         .target(name: "SMXQueueManager", dependencies: ["SMXStore"]),
         // The simulated file layer and workload generators shared by every test target
         // (and by crash loops in tools/). Not shipped in any executable.
@@ -63,7 +63,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SMXQueueManagerTests",
-            dependencies: ["SMXQueueManager", "SMXStore", "SMXTestSupport"]
+            dependencies: [
+                "SMXQueueManager",
+                "SMXStore",
+                "SMXTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -259,6 +259,12 @@ public final class IncomingLog: Sendable {
             .sorted { $0.envelopeID < $1.envelopeID }
     }
 
+    /// How many transactions are open, without decoding them (``openTransactions()`` does):
+    /// cheap enough for an admission check on every MAIL FROM.
+    public var openTransactionCount: Int {
+        directories.reduce(0) { sum, d in sum + d.condition.withLock { d.live.count } }
+    }
+
     public func transaction(_ id: EnvelopeID) -> IncomingTransaction? {
         guard let d = directoryHolding(id) else { return nil }
         return directories[d].condition.withLock { directories[d].live[id] }?.transaction
