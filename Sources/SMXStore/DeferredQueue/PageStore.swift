@@ -17,9 +17,11 @@ final class PageStore: @unchecked Sendable {
     let pageSize: Int
     let growthPages: Int
     private let lock = SimpleLock()
-    private var cache = PageCache()
+    // Both only with `lock` held, which already excludes overlapping access: no run-time
+    // exclusivity check on every page read.
+    @exclusivity(unchecked) private var cache = PageCache()
     /// Pages committed since the last checkpoint, not yet written.
-    private var pending = PageSet()
+    @exclusivity(unchecked) private var pending = PageSet()
     /// Pages the file has room for (its size / page size).
     private(set) var capacityPages: UInt64
 

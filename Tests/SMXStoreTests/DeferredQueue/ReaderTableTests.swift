@@ -190,7 +190,10 @@ import Testing
         defer { view.close() }
         #expect(try view.count("t") == 1)
         let opens = fs.opens.withLock { $0 }
-        #expect(opens.filter { $0.path == path }.map(\.mode) == [.readOnly])
+        // Once, or again when the writer's checkpoint (running behind its commit) finished
+        // while the reader read the journals: read-only every time.
+        let modes = opens.filter { $0.path == path }.map(\.mode)
+        #expect(!modes.isEmpty && modes.allSatisfy { $0 == .readOnly }, "\(modes)")
         #expect(opens.filter { $0.path == path + "-readers" }.map(\.mode) == [.createIfMissing])
     }
 
