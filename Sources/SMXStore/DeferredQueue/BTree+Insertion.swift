@@ -3,9 +3,11 @@
 /// and pushes a separator up. Appends at the right edge split 100/0 (SQLite's quick
 /// balance), so keys inserted in order fill pages instead of leaving them half empty.
 extension WriteTransaction {
-    /// Inserts or replaces `key` in the tree rooted at `root`; returns the new root and
-    /// whether the key was new.
-    func insert(_ key: [UInt8], _ value: [UInt8], root: UInt64) throws -> (root: UInt64, added: Bool) {
+    /// Inserts or replaces `key` in the tree rooted at `root`; returns the new root,
+    /// whether the key was new, and the tree's rightmost leaf when the insert went down the
+    /// right edge (a page of this transaction, as is every page above it: keys above its
+    /// last one can go straight into it, ``appendAtRightEdge(_:_:leaf:)``).
+    func insert(_ key: [UInt8], _ value: [UInt8], root: UInt64) throws -> (root: UInt64, added: Bool, rightEdgeLeaf: UInt64?) {
         try key.withUnsafeBytes { key in
             try value.withUnsafeBytes { value in
                 let overflow: (page: UInt64, length: Int)? = value.count > BTree.maxInlineValue(pageSize: pageSize)
@@ -13,14 +15,14 @@ extension WriteTransaction {
                 guard root != 0 else {
                     let leaf = newPage(kind: .leaf)
                     leaf.insertLeafCell(at: 0, key: key, value: value, overflow: overflow)
-                    return (leaf.number, true)
+                    return (leaf.number, true, leaf.number)
                 }
                 let result = try insert(key, value, overflow: overflow, into: root, depth: 0)
-                guard let split = result.split else { return (result.page, result.added) }
+                guard let split = result.split else { return (result.page, result.added, result.rightEdgeLeaf) }
                 let newRoot = newPage(kind: .branch)
                 newRoot.link = result.page
                 split.key.withUnsafeBytes { newRoot.insertBranchCell(at: 0, key: $0, child: split.right) }
-                return (newRoot.number, result.added)
+                return (newRoot.number, result.added, result.rightEdgeLeaf)
             }
         }
     }
@@ -29,6 +31,24 @@ extension WriteTransaction {
         var page: UInt64
         var split: (key: [UInt8], right: UInt64)?
         var added: Bool
+        /// The rightmost leaf below (after any split), when the insert reached it.
+        var rightEdgeLeaf: UInt64?
+    }
+
+    /// Appends `key` to `leaf`, the tree's rightmost leaf (from ``insert(_:_:root:)`` in this
+    /// transaction, so it and every page above it are this transaction's and no copy is
+    /// needed), when `key` is above its last key and the cell fits: no descent from the
+    /// root. Keys arriving in order (envelope ids) mostly go this way. False: do a full
+    /// insert.
+    func appendAtRightEdge(_ key: [UInt8], _ value: [UInt8], leaf: UInt64) -> Bool {
+        guard value.count <= BTree.maxInlineValue(pageSize: pageSize), let page = dirty[leaf],
+              page.kind == .leaf, page.count > 0 else { return false }
+        return key.withUnsafeBytes { key in
+            guard page.compareKey(page.count - 1, key) < 0,
+                  page.canHold(Page.leafCellSize(keyCount: key.count, storedValueCount: value.count)) else { return false }
+            value.withUnsafeBytes { page.insertLeafCell(at: page.count, key: key, value: $0, overflow: nil) }
+            return true
+        }
     }
 
     private func insert(
@@ -48,22 +68,24 @@ extension WriteTransaction {
             let need = Page.leafCellSize(keyCount: key.count, storedValueCount: stored)
             if page.canHold(need) {
                 page.insertLeafCell(at: index, key: key, value: value, overflow: overflow)
-                return InsertResult(page: page.number, split: nil, added: !found)
+                return InsertResult(page: page.number, split: nil, added: !found, rightEdgeLeaf: page.number)
             }
             let split = splitLeaf(page, inserting: key, value, overflow: overflow, at: index)
-            return InsertResult(page: page.number, split: split, added: !found)
+            return InsertResult(page: page.number, split: split, added: !found, rightEdgeLeaf: split.right)
         case .branch:
             let childIndex = page.childIndex(for: key)
             let result = try insert(key, value, overflow: overflow, into: page.child(childIndex), depth: depth + 1)
             page.setChild(childIndex, result.page)
-            guard let split = result.split else { return InsertResult(page: page.number, split: nil, added: result.added) }
+            // Down the right edge only through the last child (a split of it stays last).
+            let edge = childIndex == page.count ? result.rightEdgeLeaf : nil
+            guard let split = result.split else { return InsertResult(page: page.number, split: nil, added: result.added, rightEdgeLeaf: edge) }
             // The new right page follows child `childIndex`: it becomes slot `childIndex`.
             if page.canHold(Page.branchCellSize(keyCount: split.key.count)) {
                 split.key.withUnsafeBytes { page.insertBranchCell(at: childIndex, key: $0, child: split.right) }
-                return InsertResult(page: page.number, split: nil, added: result.added)
+                return InsertResult(page: page.number, split: nil, added: result.added, rightEdgeLeaf: edge)
             }
             let up = splitBranch(page, inserting: split.key, child: split.right, at: childIndex)
-            return InsertResult(page: page.number, split: up, added: result.added)
+            return InsertResult(page: page.number, split: up, added: result.added, rightEdgeLeaf: edge)
         default:
             throw StoreError(.corrupted, "page \(number) is not a tree node", path: path)
         }

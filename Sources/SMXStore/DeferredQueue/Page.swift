@@ -189,6 +189,12 @@ public final class Page: ManagedBuffer<PageIdentity, UInt8> {
 
     public func key(_ i: Int) -> [UInt8] { bytes(in: keyRange(i, cellHeader: cellHeader)) }
 
+    /// The order of slot `i`'s key and `key` (negative: slot `i`'s key is smaller).
+    func compareKey(_ i: Int, _ key: UnsafeRawBufferPointer) -> Int {
+        let range = keyRange(i, cellHeader: cellHeader)
+        return compareBytes(UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count), key)
+    }
+
     /// Branch or leaf: the first slot whose key is ≥ `key`, and whether it is equal (the
     /// page must have passed ``structuralProblem()``).
     public func search(_ key: UnsafeRawBufferPointer) -> (index: Int, found: Bool) {

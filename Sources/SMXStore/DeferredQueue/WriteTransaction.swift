@@ -53,6 +53,11 @@ public final class WriteTransaction: PageReader {
         var root: UInt64
         var count: UInt64
         var changed = false
+        /// The tree's rightmost leaf, a page of this transaction reached by an insert down
+        /// the right edge (0: not known). Inserts elsewhere leave it the rightmost leaf
+        /// (splits only add pages to the right of the page split, and the rightmost leaf
+        /// keeps its number); a delete may merge it away, so deletes forget it.
+        var rightEdgeLeaf: UInt64 = 0
     }
 
     var pageSize: Int { store.pageSize }
@@ -214,9 +219,14 @@ public final class WriteTransaction: PageReader {
         try Self.check(tree: name, key: key, value: value, pageSize: pageSize, path: path)
         let index = try treeIndex(name)
         var state = trees.values[index]
-        let (root, added) = try insert(key, value, root: state.root)
-        state.root = root
-        if added { state.count += 1 }
+        if state.rightEdgeLeaf != 0, appendAtRightEdge(key, value, leaf: state.rightEdgeLeaf) {
+            state.count += 1
+        } else {
+            let (root, added, edge) = try insert(key, value, root: state.root)
+            state.root = root
+            if added { state.count += 1 }
+            if let edge { state.rightEdgeLeaf = edge }
+        }
         state.changed = true
         trees.values[index] = state
         BTreeJournal.encodePut(key, value, tree: name, into: &journal)
@@ -240,6 +250,7 @@ public final class WriteTransaction: PageReader {
         guard removed else { return false }
         state.root = root
         state.count -= 1
+        state.rightEdgeLeaf = 0
         state.changed = true
         trees.values[index] = state
         BTreeJournal.encodeDelete(key, tree: name, into: &journal)

@@ -275,6 +275,65 @@ import SMXTestSupport
         #expect(pages < 20_000 / 130 + 10, "\(pages) pages for 20,000 ordered keys")
         #expect(file.verify().isClean)
     }
+
+    /// Keys in order go straight into the rightmost leaf (no descent); mixed with keys
+    /// below it, replaces, overflow values, deletes and splits in the same transactions,
+    /// the trees must hold exactly the model and verify after every commit, and again after
+    /// a crash and replay of the journal.
+    @Test(arguments: [UInt64(5), 6, 7])
+    func appendsAtTheRightEdgeMixWithEverythingElse(seed: UInt64) throws {
+        let fs = SimulatedFileSystem()
+        var configuration = Self.configuration()
+        configuration.checkpointJournalBytes = 1 << 30
+        configuration.checkpointPages = 1 << 30
+        let file = try BTreeFile.open(fileSystem: fs, configuration: configuration)
+        var rng = SplitMix64(seed: seed)
+        var model: [String: [[UInt8]: [UInt8]]] = [:]
+        var live: [String: [[UInt8]]] = [:]  // the model's keys, to pick deletes reproducibly
+        var next: UInt64 = 1_000
+        func key(_ n: UInt64) -> [UInt8] {
+            var k = [UInt8](repeating: 0, count: 12)
+            for b in 0..<8 { k[b] = UInt8(truncatingIfNeeded: n >> (56 - 8 * UInt64(b))) }
+            return k
+        }
+        for commit in 0..<12 {
+            try file.write { txn in
+                for _ in 0..<1_500 {
+                    let tree = rng.below(4) == 0 ? "index" : "records"
+                    switch rng.below(40) {
+                    case 0..<30:
+                        next += 1 + UInt64(rng.below(3))
+                        let value = rng.below(60) == 0 ? rng.bytes(2_000 + rng.below(6_000)) : rng.bytes(rng.below(180))
+                        try txn.put(key(next), value, in: tree)
+                        model[tree, default: [:]][key(next)] = value
+                        live[tree, default: []].append(key(next))
+                    case 30..<35:
+                        // Below the right edge, or a replace of an existing key.
+                        let k = key(UInt64(rng.below(Int(next) + 1)))
+                        let value = rng.bytes(rng.below(120))
+                        try txn.put(k, value, in: tree)
+                        if model[tree, default: [:]].updateValue(value, forKey: k) == nil { live[tree, default: []].append(k) }
+                    default:
+                        guard let keys = live[tree], !keys.isEmpty else { continue }
+                        let at = rng.below(keys.count)
+                        let victim = keys[at]
+                        live[tree]!.swapAt(at, keys.count - 1)
+                        live[tree]!.removeLast()
+                        #expect(try txn.delete(victim, in: tree))
+                        model[tree]?[victim] = nil
+                    }
+                }
+            }
+            let verification = file.verify()
+            #expect(verification.isClean, "commit \(commit): \(verification.problems.prefix(3))")
+            try Self.expectEqual(file, model, "seed \(seed) commit \(commit)")
+        }
+        let reopened = try BTreeFile.open(fileSystem: fs.crash(mode: .dropAllUnsynced, seed: seed), configuration: configuration)
+        defer { reopened.close() }
+        #expect(reopened.verify().isClean)
+        try Self.expectEqual(reopened, model, "seed \(seed) after the crash")
+        file.close()
+    }
 }
 
 @Suite struct BTreeFileFaultTests {
