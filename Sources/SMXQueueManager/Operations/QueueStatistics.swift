@@ -2,8 +2,8 @@ import SMXStore
 
 /// Counts of a queue by store and state, read from the stores themselves (not from the
 /// queue manager's memory), for `smx-qdump` summaries and monitoring. Reading takes one
-/// deferred-queue snapshot and walks its transaction records once; it never blocks a
-/// writer.
+/// deferred-queue snapshot and walks its transaction records once, a page at a time; it
+/// never blocks a writer.
 public struct QueueStatistics: Equatable, Sendable {
     /// Transactions open in the incoming log (received, not yet closed).
     public var incomingOpenTransactions = 0
@@ -24,6 +24,10 @@ public struct QueueStatistics: Equatable, Sendable {
 
     public init() {}
 
+    /// Transaction records decoded at a time (one snapshot for the whole walk), so memory
+    /// stays bounded however large the queue.
+    static let pageSize = 1_024
+
     /// Reads the counts at `now`. Throws ``QueueOperationError/reading(_:)`` when the
     /// deferred queue cannot be read.
     public static func read(incomingLog: IncomingLog, deferredQueue: DeferredQueue, now: Timestamp) throws(QueueOperationError) -> QueueStatistics {
@@ -38,12 +42,18 @@ public struct QueueStatistics: Equatable, Sendable {
         do {
             let reader = try deferredQueue.reader()
             defer { reader.close() }
-            for transaction in try reader.transactions() {
-                statistics.deferredEnvelopes += 1
-                statistics.deferredRecipients += Int(transaction.deferred)
-                statistics.heldRecipients += Int(transaction.held)
-                statistics.failedRecipients += Int(transaction.failed)
-                saw(transaction.arrivalMicros)
+            var after: EnvelopeID?
+            while true {
+                let page = try reader.transactions(after: after, limit: Self.pageSize)
+                for transaction in page {
+                    statistics.deferredEnvelopes += 1
+                    statistics.deferredRecipients += Int(transaction.deferred)
+                    statistics.heldRecipients += Int(transaction.held)
+                    statistics.failedRecipients += Int(transaction.failed)
+                    saw(transaction.arrivalMicros)
+                }
+                guard page.count == Self.pageSize, let last = page.last else { break }
+                after = last.envelopeID
             }
         } catch {
             throw QueueOperationError.wrapping(error) { .reading($0) }

@@ -270,6 +270,23 @@ import SMXTestSupport
         #expect(try await f.pass.run(now: BounceFixture.now).sent.count == 1)
     }
 
+    @Test func thePassPagesThroughTheWholeQueue() async throws {
+        let f = try BounceFixture(SimulatedFileSystem(seed: 12))
+        defer { f.stores.close() }
+        var originals: [EnvelopeID] = []
+        for n in 0..<5 {
+            originals.append(try await f.queue(sender: "s\(n)@example.net", [.init(address: "r\(n)@example.com")]).envelopeID)
+        }
+        let paging = NotificationPass(
+            deferredQueue: f.stores.deferred, contentStore: f.stores.content, receiver: f.receiver,
+            configuration: BounceFixture.configuration, retryPolicy: try BounceFixture.policy(), pageSize: 2
+        )
+        let report = try await paging.run(now: BounceFixture.now)
+        #expect(report.envelopesExamined == 5)
+        #expect(report.sent.map(\.originalEnvelopeID) == originals)
+        #expect(try f.notifications().count == 5)
+    }
+
     @Test func enhancedStatusCodesAreReadFromTheStartOfAReply() {
         #expect(EnhancedStatusCode(leadingIn: "5.1.1 no such user") == EnhancedStatusCode(5, 1, 1))
         #expect(EnhancedStatusCode(leadingIn: "4.4.7") == EnhancedStatusCode(4, 4, 7))
