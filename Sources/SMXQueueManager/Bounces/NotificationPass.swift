@@ -224,13 +224,23 @@ public final class NotificationPass: Sendable {
         case .postmaster(let address): (deliverTo, toPostmaster) = (address, true)
         case .drop: return nil
         }
-        let notification = DeliveryStatusNotification(
+        var notification = DeliveryStatusNotification(
             configuration: configuration, envelope: envelope, recipients: entries,
             originalMessage: originalMessage(content, of: envelopeID), deliverTo: deliverTo,
             messageID: "\(now.microsecondsSinceEpoch).\(envelopeID).\(Self.name(of: kind))@\(configuration.reportingMTA)",
             date: now, boundarySeed: envelopeID.rawValue ^ now.microsecondsSinceEpoch
         )
-        let id = try await enqueue(notification.render(), to: deliverTo, isPostmasterNotice: toPostmaster)
+        let id: EnvelopeID
+        do {
+            id = try await enqueue(notification.render(), to: deliverTo, isPostmasterNotice: toPostmaster)
+        } catch .enqueue(.messageTooLarge(let limit)) where !notification.originalMessage.isEmpty {
+            // The receiver's size limit is below what the returned content needs: a refusal
+            // that no later pass would get past. The report itself matters more than the
+            // returned content, so it goes without it.
+            logger.info("envelope \(envelopeID): notification over the receiver's \(limit) bytes, sent without the original")
+            notification.originalMessage = []
+            id = try await enqueue(notification.render(), to: deliverTo, isPostmasterNotice: toPostmaster)
+        }
         return SentNotification(
             notificationEnvelopeID: id, originalEnvelopeID: envelopeID, kind: kind, deliverTo: deliverTo,
             isPostmasterNotice: toPostmaster, recipients: recipients

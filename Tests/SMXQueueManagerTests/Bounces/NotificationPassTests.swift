@@ -270,6 +270,28 @@ import SMXTestSupport
         #expect(try await f.pass.run(now: BounceFixture.now).sent.count == 1)
     }
 
+    @Test func aNotificationTooLargeForTheReceiverGoesWithoutTheOriginal() async throws {
+        let f = try BounceFixture(SimulatedFileSystem(seed: 13))
+        defer { f.stores.close() }
+        let body = BounceFixture.message() + MailBodyGenerator.body(size: 20_000, seed: 13)
+        try await f.queue(mail: MailParameters(ret: .full), body: body, [.init(address: "bob@example.com")])
+        let small = NotificationPass(
+            deferredQueue: f.stores.deferred, contentStore: f.stores.content,
+            receiver: Receiver(
+                log: f.stores.log, contentStore: f.stores.content, envelopeIDs: f.receiver.envelopeIDs,
+                configuration: try ReceiverConfiguration(maxRecipients: 10, maxMessageBytes: 8_000)
+            ),
+            configuration: BounceFixture.configuration, retryPolicy: try BounceFixture.policy()
+        )
+        let report = try await small.run(now: BounceFixture.now)
+        #expect(report.sent.count == 1)
+        #expect(report.failures.isEmpty)
+        let text = try #require(try f.notifications().first?.text)
+        #expect(text.contains("Final-Recipient: rfc822; bob@example.com"))
+        #expect(!text.contains("message/rfc822"))
+        #expect(!text.contains("Subject: Lunch"))
+    }
+
     @Test func thePassPagesThroughTheWholeQueue() async throws {
         let f = try BounceFixture(SimulatedFileSystem(seed: 12))
         defer { f.stores.close() }
