@@ -95,7 +95,7 @@ public final class NotificationPass: Sendable {
             }
             for transaction in page {
                 report.envelopesExamined += 1
-                let delayPossible = !transaction.sender.isEmpty && transaction.deferred + transaction.held > 0
+                let delayPossible = !transaction.sender.isEmpty && (transaction.deferred > 0 || transaction.held > 0)
                     && earliestWarning.map { now >= Timestamp(microsecondsSinceEpoch: transaction.arrivalMicros) + $0 } == true
                 guard transaction.failed > 0 || delayPossible else { continue }
                 report.envelopesRead += 1
@@ -141,11 +141,13 @@ public final class NotificationPass: Sendable {
 
         var sent: SentNotification?
         if !plan.reported.isEmpty || !plan.delayed.isEmpty {
-            let entries = plan.reported.map { $0.failureStatus() } + plan.delayed.map { recipient in
-                recipient.delayStatus(willRetryUntil: Timestamp(microsecondsSinceEpoch: transaction.arrivalMicros)
-                    + retryPolicy.rule(for: recipient.destination).lifetime)
-            }
-            let ids = (plan.reported + plan.delayed).map(\.id).sorted()
+            // In RCPT TO order, failed and delayed recipients alike.
+            let arrival = Timestamp(microsecondsSinceEpoch: transaction.arrivalMicros)
+            let listed = (plan.reported.map { ($0.id, $0.failureStatus()) } + plan.delayed.map { recipient in
+                (recipient.id, recipient.delayStatus(willRetryUntil: arrival + retryPolicy.rule(for: recipient.destination).lifetime))
+            }).sorted { $0.0 < $1.0 }
+            let entries = listed.map(\.1)
+            let ids = listed.map(\.0)
             sent = try await send(
                 about: OriginalEnvelope(transaction), envelopeID: envelopeID, content: transaction.content,
                 isPostmasterNotice: false, entries: entries, recipients: ids, now: now
