@@ -58,23 +58,31 @@ public final class QueueOperations: Sendable {
         self.onChange = onChange
     }
 
+    /// Deferred recipients of `target` become held: no next try until released. Failed
+    /// ones are left (their notification is owed), held ones are unchanged.
     public func hold(_ target: QueueOperationTarget) async throws(QueueOperationError) -> QueueOperationResult {
         try await perform(.hold, target) { .hold(.recipient($0.id)) }
     }
 
+    /// Held recipients of `target` become deferred, due at `now`.
     public func release(_ target: QueueOperationTarget, now: Timestamp) async throws(QueueOperationError) -> QueueOperationResult {
         try await perform(.release, target) { .release(.recipient($0.id), nextTry: now.microsecondsSinceEpoch) }
     }
 
+    /// Deferred recipients of `target` become due at `now` (held and failed ones are left).
     public func requeue(_ target: QueueOperationTarget, now: Timestamp) async throws(QueueOperationError) -> QueueOperationResult {
         try await perform(.requeue, target) { .requeue(.recipient($0.id), nextTry: now.microsecondsSinceEpoch) }
     }
 
+    /// Recipients of `target` leave the deferred queue without a notification; a body goes
+    /// after the commit when its envelope left both queues.
     public func delete(_ target: QueueOperationTarget) async throws(QueueOperationError) -> QueueOperationResult {
         try await perform(.delete, target) { .remove($0.id, .bounced) }
     }
 
-    /// `reason` follows the enhanced status code 5.0.0 in the recipient's last reply (cut to
+    /// Deferred and held recipients of `target` fail permanently, their report due at
+    /// `now`, so the next ``NotificationPass`` tells their senders. `reason` follows the
+    /// enhanced status code 5.0.0 in the recipient's last reply (cut to
     /// ``DeliveryReply/maxTextBytes``); the notification's Diagnostic-Code shows it.
     public func bounce(
         _ target: QueueOperationTarget, now: Timestamp, reason: String = QueueOperations.defaultBounceReason
