@@ -45,7 +45,7 @@ let package = Package(
         // Queue semantics: retry policy, delivery status notifications, address resolution,
         // delivery jobs and destination state (pure code, no I/O), and the receiving side
         // and startup, which drive the stores (see docs/queue-manager.md).
-        .target(name: "SMXQueueManager", dependencies: ["SMXStore"]),
+        .target(name: "SMXQueueManager", dependencies: ["SMXStore", .product(name: "Logging", package: "swift-log")]),
         // The simulated file layer and workload generators shared by every test target
         // (and by crash loops in tools/). Not shipped in any executable.
         .target(
