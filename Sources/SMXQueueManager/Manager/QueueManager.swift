@@ -1,0 +1,418 @@
+import SMXStore
+
+/// The queue manager (the seed's QMGR): the one place that moves envelopes between the
+/// stores, in the safe order, and drives delivery. It owns the incoming log, the content
+/// store and the deferred queue (it is their only writer while it runs), a ``Receiver``
+/// for the SMTP side, the in-memory incoming queue (IQDB) and ``ActiveQueue`` (AQ), the
+/// ``NextTryCache`` (EDBC), the ``DestinationTable`` and the body reference counts.
+///
+/// **Lifetime.** Made with opened stores; ``start()`` runs ``QueueStartup`` (rule 5) and
+/// then the scheduler loop, and returns the ``Receiver`` that takes new mail; ``stop()``
+/// ends the loop after the pass under way. Jobs still at an agent then keep their
+/// recipients where the stores have them (pending in the incoming log, or deferred with
+/// their old next try); their late results are ignored, so a recipient an agent did
+/// deliver may be delivered again after a restart (rule 4). The caller closes the stores
+/// after ``stop()``.
+///
+/// **The loop** never polls: it sleeps on a ``SchedulerWakeup`` until new mail (the
+/// receiver's `onAccepted`), a resolver or agent answer, the next due time (the next-try
+/// cache's earliest key, the active queue's next expiry) or a stop. Each pass:
+/// 1. applies the answers that came in (resolutions; agent results, which also update
+///    the destination's state);
+/// 2. takes out entries that waited too long for the resolver or an agent;
+/// 3. builds jobs (one envelope, one destination, up to `recipientsPerJob`) for resolved
+///    entries whose destination may start one, and hands them to the agent; entries for a
+///    destination known down until a later time are deferred to that time untried;
+/// 4. writes every result of the pass (see below);
+/// 5. fills the active queue with ``FillPlanner`` from the incoming queue (FIFO) and the
+///    due deferred recipients (through the next-try cache), in large batches;
+/// 6. sends the newly admitted recipients to the ``AddressResolver``.
+///
+/// **Order of writes** (ARCHITECTURE.md rules 2–4, the seed's "Updating Data in Queues
+/// after a Delivery Attempt"), per pass, coalesced into one deferred-queue commit and then
+/// one incoming-log commit:
+/// - delivered: from the incoming queue, an `outcome(delivered)` record (it rides on the
+///   pass's incoming-log commit: rule 4); from the deferred queue, `remove(delivered)`;
+/// - temporary failure: the deferred queue first (`add` with the retry policy's next try,
+///   or `recordAttempt` for a recipient already there), durable, then the incoming log's
+///   `outcome(movedToDeferred)` (rule 3);
+/// - permanent failure, and a temporary one past the queue lifetime: the deferred queue
+///   first, status `failed` with the reply (enhanced status code first) for the DSN, then
+///   `outcome(failedPermanently)`;
+/// - a transaction whose recipients all have their result is closed in the same
+///   incoming-log commit; a body is released only after the commits that dropped its last
+///   reference (rule 2).
+///
+/// **Failure.** A store that fails stops the loop (``QueueManagerError/store(operation:cause:)``,
+/// see ``failure``): the store is poisoned until reopened (rule 6) and nothing more is
+/// written. Reopen the stores and start a new manager.
+///
+/// An actor: ``statistics()``, ``verify()`` and ``waitUntilIdle(outstanding:)`` may be
+/// called from anywhere while the loop runs.
+public actor QueueManager {
+    public nonisolated let log: IncomingLog
+    public nonisolated let contentStore: ContentStore
+    public nonisolated let deferredQueue: DeferredQueue
+    public nonisolated let resolver: any AddressResolver
+    public nonisolated let agent: any DeliveryAgent
+    public nonisolated let policy: RetryPolicy
+    public nonisolated let clock: any QueueClock
+    public nonisolated let configuration: QueueManagerConfiguration
+    nonisolated let wakeup: SchedulerWakeup
+    nonisolated let inbox: ManagerInbox
+
+    enum Phase { case new, running, stopped }
+
+    /// A recipient in the active queue that came from the deferred queue: its record and
+    /// envelope as read, and the next-try key it was popped with (still on disk until its
+    /// result is committed).
+    struct DeferredEntry {
+        var recipient: DeferredRecipient
+        var transaction: DeferredTransaction
+        var key: NextTryKey
+    }
+
+    var phase = Phase.new
+    var activeQueue: ActiveQueue
+    let planner: FillPlanner
+    var destinations: DestinationTable
+    var jobBuilder: JobBuilder
+    var random: SeededRandomNumberGenerator
+    var nextTryCache: NextTryCache?
+    /// References per body: one per open incoming transaction, one per deferred envelope.
+    var references: [ContentID: Int] = [:]
+    /// The incoming queue: open transactions received since start.
+    var incoming: [EnvelopeID: IncomingEnvelope] = [:]
+    /// Envelopes with recipients not yet in the active queue, oldest first, from
+    /// `incomingHead` on.
+    var incomingOrder: [EnvelopeID] = []
+    var incomingHead = 0
+    /// Incoming recipients not yet in the active queue.
+    var waitingIncoming = 0
+    var deferredEntries: [RecipientID: DeferredEntry] = [:]
+    /// Next-try keys popped for active-queue entries, still in the on-disk index.
+    var poppedKeys: Set<NextTryKey> = []
+    /// Failed recipients whose report time came (popped from the cache): the DSN pass's.
+    var failuresAwaitingReport: [RecipientID: NextTryKey] = [:]
+    var jobs: [DeliveryJob.ID: DeliveryJob] = [:]
+    /// Admitted this pass; sent to the resolver at its end.
+    var toResolve: [RecipientID] = []
+    var totals = QueueManagerStatistics.Totals()
+    public private(set) var startupReport: StartupReport?
+    /// Why the loop stopped on its own; nil while it runs or after a clean stop.
+    public private(set) var failure: QueueManagerError?
+    var receiver: Receiver?
+    var loopTask: Task<Void, Never>?
+
+    /// Throws ``QueueManagerConfigurationError`` when the destination table cannot be made
+    /// from the configuration.
+    public init(
+        log: IncomingLog, contentStore: ContentStore, deferredQueue: DeferredQueue,
+        resolver: any AddressResolver, agent: any DeliveryAgent, policy: RetryPolicy, clock: any QueueClock,
+        configuration: QueueManagerConfiguration
+    ) throws(QueueManagerConfigurationError) {
+        self.log = log
+        self.contentStore = contentStore
+        self.deferredQueue = deferredQueue
+        self.resolver = resolver
+        self.agent = agent
+        self.policy = policy
+        self.clock = clock
+        self.configuration = configuration
+        wakeup = SchedulerWakeup(clock: clock)
+        inbox = ManagerInbox(wakeup: wakeup)
+        activeQueue = ActiveQueue(configuration: configuration.activeQueue)
+        planner = FillPlanner(configuration: configuration.activeQueue)
+        do {
+            destinations = try DestinationTable(policy: policy, limits: configuration.destinationLimits, capacity: configuration.destinationTableCapacity)
+            jobBuilder = try JobBuilder(recipientsPerJob: configuration.recipientsPerJob)
+        } catch {
+            throw .invalid("\(error)")
+        }
+        random = SeededRandomNumberGenerator(seed: configuration.randomSeed ?? UInt64.random(in: .min ... .max))
+    }
+
+    /// Runs ``QueueStartup`` (open incoming transactions move to the deferred queue, bodies
+    /// are checked and recounted, the next-try cache is filled), then starts the scheduler
+    /// loop, and returns the ``Receiver`` the SMTP side hands mail to: each acknowledged
+    /// message wakes the loop.
+    ///
+    /// Throws ``QueueManagerError/alreadyStarted`` on a second call, and
+    /// ``QueueManagerError/startup(_:)`` when startup fails (nothing runs then).
+    public func start() async throws(QueueManagerError) -> Receiver {
+        guard phase == .new else { throw .alreadyStarted }
+        phase = .running
+        let startup = QueueStartup(log: log, contentStore: contentStore, deferredQueue: deferredQueue, configuration: configuration.startup)
+        let result: QueueStartup.Result
+        do {
+            result = try await startup.run(now: clock.now().microsecondsSinceEpoch)
+        } catch {
+            phase = .stopped
+            inbox.stop()
+            throw .startup(error)
+        }
+        startupReport = result.report
+        nextTryCache = result.nextTryCache
+        references = result.references
+        let inbox = self.inbox
+        let clock = self.clock
+        let receiver = Receiver(
+            log: log, contentStore: contentStore, envelopeIDs: result.envelopeIDs, configuration: configuration.receiver,
+            admission: configuration.admission, clock: { clock.now().microsecondsSinceEpoch },
+            onAccepted: { inbox.post(.accepted($0)) }
+        )
+        self.receiver = receiver
+        loopTask = Task { await self.runLoop() }
+        return receiver
+    }
+
+    /// Ends the loop after the pass under way (its writes complete) and returns when it
+    /// has ended. Resolver and agent calls still running are cancelled and their answers
+    /// ignored: their recipients stay in the stores as they are. Safe to call more than once.
+    public func stop() async {
+        wakeup.stop()
+        if let loopTask { await loopTask.value }
+        phase = .stopped
+        inbox.stop()
+    }
+
+    /// Returns once the loop is asleep with nothing left to do now: no event waiting and at
+    /// most `outstanding` resolver or agent calls running (or the loop has ended). For
+    /// tests and tools that must not act while the manager is busy; it never polls.
+    public nonisolated func waitUntilIdle(outstanding: Int = 0) async {
+        await inbox.waitUntilIdle(outstanding: outstanding)
+    }
+
+    func runLoop() async {
+        while true {
+            do {
+                try await pass()
+            } catch {
+                failure = error
+                break
+            }
+            var reason = WakeReason.newMail
+            let due = nextWakeTime()
+            if inbox.park() {
+                reason = await wakeup.wait(until: due)
+                inbox.unpark()
+            }
+            if reason == .stopped { break }
+        }
+        wakeup.stop()
+        inbox.stop()
+    }
+
+    /// One round of the scheduler (see the type's comment for the steps).
+    func pass() async throws(QueueManagerError) {
+        totals.passes += 1
+        let now = clock.now()
+        var results: [RecipientDisposition] = []
+        for event in inbox.drain() {
+            handle(event, now: now, into: &results)
+        }
+        cleanUp(now: now, into: &results)
+        dispatch(now: now, into: &results)
+        try await write(results, now: now)
+        try fill(now: now)
+        resolveAdmitted()
+    }
+
+    /// When the loop must wake without an event: the earlier of the next-try cache's next
+    /// due time and the active queue's next expiry. A due time already passed means the
+    /// fill could not take those recipients (the active queue is above its low watermark
+    /// or at its deferred maximum); only results free room, and they wake the loop, so it
+    /// is left out rather than spinning.
+    func nextWakeTime() -> Timestamp? {
+        let now = clock.now()
+        var due = activeQueue.nextExpiry(resolverTimeout: configuration.resolverTimeout, agentTimeout: configuration.agentTimeout)
+        if let next = nextTryCache?.nextDueTime.map(Timestamp.init(microsecondsSinceEpoch:)), next > now {
+            due = min(due ?? next, next)
+        }
+        return due
+    }
+
+    /// The receiver, once ``start()`` made it.
+    public var currentReceiver: Receiver? { receiver }
+
+    /// Failed recipients whose DSN is due (their next try, the report time, came), for the
+    /// DSN pass; in recipient order.
+    public var failedAwaitingReport: [RecipientID] { failuresAwaitingReport.keys.sorted() }
+
+    /// References per body as the manager counts them.
+    public var referenceCounts: [ContentID: Int] { references }
+
+    // MARK: - Events
+
+    func handle(_ event: ManagerEvent, now: Timestamp, into results: inout [RecipientDisposition]) {
+        switch event {
+        case .accepted(let message):
+            let transaction = message.transaction
+            guard incoming[transaction.envelopeID] == nil, !transaction.recipients.isEmpty else { return }
+            let envelope = IncomingEnvelope(transaction)
+            incoming[transaction.envelopeID] = envelope
+            incomingOrder.append(transaction.envelopeID)
+            waitingIncoming += envelope.waiting
+            references[transaction.content.id, default: 0] += 1
+            totals.acceptedMessages += 1
+            totals.acceptedRecipients += transaction.recipients.count
+        case .resolved(let id, let resolution):
+            guard let entry = activeQueue.entry(id), entry.state == .awaitingResolution else {
+                totals.lateAnswers += 1
+                return
+            }
+            switch resolution {
+            case .deliver(let deliveryClass, let nextHop):
+                do { try activeQueue.resolved(id, deliveryClass: deliveryClass, nextHop: nextHop, now: now) } catch { totals.lateAnswers += 1 }
+            case .temporaryFailure(let reply):
+                activeQueue.remove(id)
+                results.append(RecipientDisposition(id: id, source: entry.source, outcome: .temporaryFailure(reply), nextHop: nil))
+            case .permanentFailure(let reply):
+                activeQueue.remove(id)
+                results.append(RecipientDisposition(id: id, source: entry.source, outcome: .permanentFailure(reply), nextHop: nil))
+            }
+        case .delivered(let job, let result):
+            guard jobs.removeValue(forKey: job.id) != nil else {
+                totals.lateAnswers += 1
+                return
+            }
+            let complete = result.covers(job)
+            destinations.finished(job.nextHop, outcome: complete ? result.connection : .failed, now: now, using: &random)
+            var outcomes: [RecipientID: RecipientOutcome] = [:]
+            if result.jobID == job.id {
+                for recipient in result.recipients where outcomes[recipient.id] == nil { outcomes[recipient.id] = recipient.outcome }
+            }
+            for recipient in job.recipients {
+                guard let entry = try? activeQueue.finished(recipient.id, job: job.id) else { continue }
+                let outcome: RecipientDisposition.Outcome
+                switch outcomes[recipient.id] {
+                case .delivered(let reply): outcome = .delivered(reply)
+                case .temporaryFailure(let reply): outcome = .temporaryFailure(reply)
+                case .permanentFailure(let reply): outcome = .permanentFailure(reply)
+                case nil: outcome = .temporaryFailure(.managerFailure(3, 0, "the delivery agent gave no result for this recipient"))
+                }
+                results.append(RecipientDisposition(id: recipient.id, source: entry.source, outcome: outcome, nextHop: job.nextHop))
+            }
+        }
+    }
+
+    /// The seed's "Cleanup of Active Queue": entries that waited too long for the resolver
+    /// or an agent leave with a temporary error; a timed-out job counts as a failed
+    /// connection for its destination, and its late result is ignored.
+    func cleanUp(now: Timestamp, into results: inout [RecipientDisposition]) {
+        let expired = activeQueue.expired(now: now, resolverTimeout: configuration.resolverTimeout, agentTimeout: configuration.agentTimeout)
+        for entry in expired {
+            activeQueue.remove(entry.id)
+            let reply: StatusReply
+            if entry.state == .atAgent {
+                if let jobID = entry.job, let job = jobs.removeValue(forKey: jobID) {
+                    destinations.finished(job.nextHop, outcome: .failed, now: now, using: &random)
+                }
+                reply = .managerFailure(4, 1, "no result from the delivery agent within \(configuration.agentTimeout)")
+            } else {
+                reply = .managerFailure(4, 3, "no answer from the address resolver within \(configuration.resolverTimeout)")
+            }
+            totals.timedOut += 1
+            results.append(RecipientDisposition(id: entry.id, source: entry.source, outcome: .temporaryFailure(reply), nextHop: entry.nextHop))
+        }
+    }
+
+    // MARK: - Resolution and jobs
+
+    /// Sends the recipients admitted this pass to the resolver, each on its own task.
+    func resolveAdmitted() {
+        let ids = toResolve
+        toResolve = []
+        for id in ids {
+            guard let (recipient, envelope) = jobParts(id) else { continue }
+            let resolver = self.resolver
+            let inbox = self.inbox
+            inbox.taskStarted()
+            Task.detached {
+                let resolution = await resolver.resolve(recipient: recipient.address, sender: envelope.sender)
+                inbox.taskFinished(with: .resolved(id, resolution))
+            }
+        }
+    }
+
+    /// The second-level scheduler: the resolved entries, longest waiting first, grouped
+    /// by envelope, become jobs; a job starts when its destination allows one more (its
+    /// recipients wait in the active queue otherwise, until a result frees the
+    /// destination). A destination known down until later defers its recipients to that
+    /// time untried (the seed: "all entries for the same destination will be removed from
+    /// active queue"); the `discard` class delivers without an agent.
+    func dispatch(now: Timestamp, into results: inout [RecipientDisposition]) {
+        let waiting = activeQueue.entries(in: .awaitingJob)
+        guard !waiting.isEmpty else { return }
+        var order: [EnvelopeID] = []
+        var groups: [EnvelopeID: [ActiveQueueEntry]] = [:]
+        for entry in waiting {
+            if groups[entry.id.envelopeID] == nil { order.append(entry.id.envelopeID) }
+            groups[entry.id.envelopeID, default: []].append(entry)
+        }
+        for envelopeID in order {
+            var envelope: DeliveryEnvelope?
+            var resolved: [ResolvedRecipient] = []
+            for entry in groups[envelopeID] ?? [] {
+                guard let (recipient, parts) = jobParts(entry.id), let deliveryClass = entry.deliveryClass, let nextHop = entry.nextHop else { continue }
+                envelope = envelope ?? parts
+                resolved.append(ResolvedRecipient(recipient, deliveryClass: deliveryClass, nextHop: nextHop))
+            }
+            guard let envelope else { continue }
+            for job in jobBuilder.jobs(for: envelope, recipients: resolved) {
+                let sources = job.recipients.compactMap { activeQueue.entry($0.id).map { ($0.id, $0.source) } }
+                if job.deliveryClass == .discard {
+                    for (id, source) in sources {
+                        activeQueue.remove(id)
+                        results.append(RecipientDisposition(id: id, source: source, outcome: .delivered(.discarded), nextHop: job.nextHop))
+                    }
+                    continue
+                }
+                if let gate = destinations.nextRetry(job.nextHop), gate > now {
+                    let reply = StatusReply.managerFailure(4, 1, "\(job.nextHop) is not tried before its retry time")
+                    for (id, source) in sources {
+                        activeQueue.remove(id)
+                        results.append(RecipientDisposition(id: id, source: source, outcome: .postponed(until: gate, reply), nextHop: job.nextHop))
+                    }
+                    continue
+                }
+                guard destinations.started(job.nextHop, now: now) else { continue }
+                do {
+                    try activeQueue.dispatched(job.recipients.map(\.id), job: job.id, now: now)
+                } catch {
+                    // Cannot happen for entries just listed as awaiting a job; give the slot back.
+                    destinations.finished(job.nextHop, outcome: .connected, now: now, using: &random)
+                    continue
+                }
+                jobs[job.id] = job
+                totals.jobsStarted += 1
+                let agent = self.agent
+                let inbox = self.inbox
+                inbox.taskStarted()
+                Task.detached {
+                    let result = await agent.deliver(job)
+                    inbox.taskFinished(with: .delivered(job, result))
+                }
+            }
+        }
+    }
+
+    /// The job recipient and envelope of an active-queue entry, from the queue it came from.
+    func jobParts(_ id: RecipientID) -> (JobRecipient, DeliveryEnvelope)? {
+        if let entry = deferredEntries[id] {
+            let r = entry.recipient
+            let t = entry.transaction
+            return (
+                JobRecipient(id: id, address: r.address, notify: r.notify, originalRecipient: r.originalRecipient),
+                DeliveryEnvelope(envelopeID: t.envelopeID, sender: t.sender, mail: t.mail, content: t.content)
+            )
+        }
+        guard let envelope = incoming[id.envelopeID], Int(id.index) < envelope.transaction.recipients.count else { return nil }
+        let t = envelope.transaction
+        let r = t.recipients[Int(id.index)]
+        return (
+            JobRecipient(id: id, address: r.address, notify: r.notify, originalRecipient: r.originalRecipient),
+            DeliveryEnvelope(envelopeID: t.envelopeID, sender: t.sender, mail: t.mail, content: t.content)
+        )
+    }
+}
