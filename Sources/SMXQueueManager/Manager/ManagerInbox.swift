@@ -16,28 +16,45 @@ enum ManagerEvent: Sendable {
 /// a due time or a stop.
 ///
 /// It also knows when the manager is **idle**: the loop is parked (asleep, or about to
-/// sleep) with no event waiting and no resolver or agent task outstanding. Tests and tools
-/// wait for that (``waitUntilIdle(outstanding:)``) instead of sleeping.
+/// sleep) with no event waiting, its wake time not yet come, and no resolver or agent task
+/// outstanding. Tests and tools
+/// wait for that (``waitUntilIdle(agentJobs:)``) instead of sleeping.
 final class ManagerInbox: Sendable {
+    /// What a task is for: resolver answers come fast, agent jobs may be slow on purpose.
+    enum TaskKind { case resolution, job }
+
     private struct Waiter {
-        var outstanding: Int
+        /// Most agent jobs still running that the waiter accepts; nil: any number.
+        var agentJobs: Int?
         var continuation: CheckedContinuation<Void, Never>
     }
 
     private struct State {
         var events: [ManagerEvent] = []
         /// Resolver and agent tasks started whose event has not been posted.
-        var outstanding = 0
+        var resolutions = 0
+        var jobs = 0
         var parked = false
+        /// The time the parked loop sleeps until; the loop is not idle once it has come.
+        var parkedUntil: Timestamp?
         var stopped = false
         var waiters: [Waiter] = []
 
+        func satisfies(_ agentJobs: Int?, now: Timestamp) -> Bool {
+            if stopped { return true }
+            guard parked, events.isEmpty, resolutions == 0, parkedUntil.map({ now < $0 }) ?? true else { return false }
+            return agentJobs.map { jobs <= $0 } ?? true
+        }
+
         /// Takes the waiters the current state satisfies.
-        mutating func satisfiedWaiters() -> [CheckedContinuation<Void, Never>] {
-            guard stopped || (parked && events.isEmpty) else { return [] }
-            let ready = waiters.filter { stopped || outstanding <= $0.outstanding }
-            waiters.removeAll { stopped || outstanding <= $0.outstanding }
-            return ready.map(\.continuation)
+        mutating func satisfiedWaiters(now: Timestamp) -> [CheckedContinuation<Void, Never>] {
+            var ready: [CheckedContinuation<Void, Never>] = []
+            var kept: [Waiter] = []
+            for waiter in waiters {
+                if satisfies(waiter.agentJobs, now: now) { ready.append(waiter.continuation) } else { kept.append(waiter) }
+            }
+            waiters = kept
+            return ready
         }
     }
 
@@ -55,16 +72,24 @@ final class ManagerInbox: Sendable {
     }
 
     /// A resolver or agent task is starting.
-    func taskStarted() {
-        state.withLock { $0.outstanding += 1 }
+    func taskStarted(_ kind: TaskKind) {
+        state.withLock { state in
+            switch kind {
+            case .resolution: state.resolutions += 1
+            case .job: state.jobs += 1
+            }
+        }
     }
 
     /// A task ends with `event`: counted and posted under one lock, so an idle check never
     /// sees the task gone and its event not yet there.
-    func taskFinished(with event: ManagerEvent) {
-        state.withLock {
-            $0.outstanding -= 1
-            $0.events.append(event)
+    func taskFinished(_ kind: TaskKind, with event: ManagerEvent) {
+        state.withLock { state in
+            switch kind {
+            case .resolution: state.resolutions -= 1
+            case .job: state.jobs -= 1
+            }
+            state.events.append(event)
         }
         wakeup.signal()
     }
@@ -77,13 +102,16 @@ final class ManagerInbox: Sendable {
         }
     }
 
-    /// Called by the loop before it sleeps: parks and returns true when no event waits
-    /// (waking those waiting for idleness), else returns false (the loop does another pass).
-    func park() -> Bool {
+    /// Called by the loop before it sleeps until `due`: parks and returns true when no
+    /// event waits (waking those waiting for idleness), else returns false (the loop does
+    /// another pass).
+    func park(until due: Timestamp?) -> Bool {
+        let now = wakeup.clock.now()
         let ready = state.withLock { state -> [CheckedContinuation<Void, Never>]? in
             guard state.events.isEmpty else { return nil }
             state.parked = true
-            return state.satisfiedWaiters()
+            state.parkedUntil = due
+            return state.satisfiedWaiters(now: now)
         }
         guard let ready else { return false }
         for continuation in ready { continuation.resume() }
@@ -96,22 +124,22 @@ final class ManagerInbox: Sendable {
 
     /// The loop has ended: every waiter returns, now and later.
     func stop() {
+        let now = wakeup.clock.now()
         let ready = state.withLock { state in
             state.stopped = true
-            return state.satisfiedWaiters()
+            return state.satisfiedWaiters(now: now)
         }
         for continuation in ready { continuation.resume() }
     }
 
-    var outstanding: Int { state.withLock { $0.outstanding } }
-
-    /// Returns once the loop is parked with no event waiting and at most `outstanding`
-    /// resolver or agent tasks running (or the loop has ended).
-    func waitUntilIdle(outstanding: Int) async {
+    /// Returns once the loop is parked with no event waiting, no resolver call running and
+    /// at most `agentJobs` agent jobs running (nil: any number), or the loop has ended.
+    func waitUntilIdle(agentJobs: Int?) async {
+        let now = wakeup.clock.now()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let ready = state.withLock { state -> Bool in
-                if state.stopped || (state.parked && state.events.isEmpty && state.outstanding <= outstanding) { return true }
-                state.waiters.append(Waiter(outstanding: outstanding, continuation: continuation))
+                if state.satisfies(agentJobs, now: now) { return true }
+                state.waiters.append(Waiter(agentJobs: agentJobs, continuation: continuation))
                 return false
             }
             if ready { continuation.resume() }

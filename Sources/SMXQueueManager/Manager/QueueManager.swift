@@ -47,7 +47,7 @@ import SMXStore
 /// see ``failure``): the store is poisoned until reopened (rule 6) and nothing more is
 /// written. Reopen the stores and start a new manager.
 ///
-/// An actor: ``statistics()``, ``verify()`` and ``waitUntilIdle(outstanding:)`` may be
+/// An actor: ``statistics()``, ``verify()`` and ``waitUntilIdle(agentJobs:)`` may be
 /// called from anywhere while the loop runs.
 public actor QueueManager {
     public nonisolated let log: IncomingLog
@@ -167,8 +167,9 @@ public actor QueueManager {
     }
 
     /// Ends the loop after the pass under way (its writes complete) and returns when it
-    /// has ended. Resolver and agent calls still running are cancelled and their answers
-    /// ignored: their recipients stay in the stores as they are. Safe to call more than once.
+    /// has ended. Resolver and agent calls still running are not waited for and their
+    /// answers are ignored: their recipients stay in the stores as they are. Safe to call
+    /// more than once.
     public func stop() async {
         wakeup.stop()
         if let loopTask { await loopTask.value }
@@ -176,11 +177,12 @@ public actor QueueManager {
         inbox.stop()
     }
 
-    /// Returns once the loop is asleep with nothing left to do now: no event waiting and at
-    /// most `outstanding` resolver or agent calls running (or the loop has ended). For
-    /// tests and tools that must not act while the manager is busy; it never polls.
-    public nonisolated func waitUntilIdle(outstanding: Int = 0) async {
-        await inbox.waitUntilIdle(outstanding: outstanding)
+    /// Returns once the loop is asleep with nothing left to do now: no event waiting, no
+    /// resolver call running, and at most `agentJobs` jobs at agents (nil: any number, e.g.
+    /// slow ones), or the loop has ended. For tests and tools that must not act while the
+    /// manager is busy; it never polls.
+    public nonisolated func waitUntilIdle(agentJobs: Int? = 0) async {
+        await inbox.waitUntilIdle(agentJobs: agentJobs)
     }
 
     func runLoop() async {
@@ -193,7 +195,7 @@ public actor QueueManager {
             }
             var reason = WakeReason.newMail
             let due = nextWakeTime()
-            if inbox.park() {
+            if inbox.park(until: due) {
                 reason = await wakeup.wait(until: due)
                 inbox.unpark()
             }
@@ -327,10 +329,10 @@ public actor QueueManager {
             guard let (recipient, envelope) = jobParts(id) else { continue }
             let resolver = self.resolver
             let inbox = self.inbox
-            inbox.taskStarted()
+            inbox.taskStarted(.resolution)
             Task.detached {
                 let resolution = await resolver.resolve(recipient: recipient.address, sender: envelope.sender)
-                inbox.taskFinished(with: .resolved(id, resolution))
+                inbox.taskFinished(.resolution, with: .resolved(id, resolution))
             }
         }
     }
@@ -388,10 +390,10 @@ public actor QueueManager {
                 totals.jobsStarted += 1
                 let agent = self.agent
                 let inbox = self.inbox
-                inbox.taskStarted()
+                inbox.taskStarted(.job)
                 Task.detached {
                     let result = await agent.deliver(job)
-                    inbox.taskFinished(with: .delivered(job, result))
+                    inbox.taskFinished(.job, with: .delivered(job, result))
                 }
             }
         }
