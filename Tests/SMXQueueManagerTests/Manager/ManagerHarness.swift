@@ -55,7 +55,8 @@ struct ManagerHarness {
         try await stores.accept(receiver, recipients: recipients, body: MailBodyGenerator.body(size: size, seed: seed))
     }
 
-    /// Waits until the manager has nothing to do (at most `agentJobs` jobs at agents), then
+    /// Waits until the manager has nothing to do (at most `agentJobs` jobs at agents; nil
+    /// for any number, exact only while no job can finish before the clock moves), then
     /// checks its invariants and the stores'.
     func settle(agentJobs: Int? = 0, sourceLocation: SourceLocation = #_sourceLocation) async {
         await manager.waitUntilIdle(agentJobs: agentJobs)
