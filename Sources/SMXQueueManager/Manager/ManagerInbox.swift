@@ -132,6 +132,14 @@ final class ManagerInbox: Sendable {
         for continuation in ready { continuation.resume() }
     }
 
+    /// What the loop and its tasks are doing now.
+    var activity: QueueManagerActivity {
+        state.withLock { state in
+            QueueManagerActivity(
+                loopParked: state.parked, eventsWaiting: state.events.count, resolutionsRunning: state.resolutions, jobsRunning: state.jobs)
+        }
+    }
+
     /// Returns once the loop is parked with no event waiting, no resolver call running and
     /// at most `agentJobs` agent jobs running (nil: any number), or the loop has ended.
     func waitUntilIdle(agentJobs: Int?) async {

@@ -185,6 +185,10 @@ public actor QueueManager {
         await inbox.waitUntilIdle(agentJobs: agentJobs)
     }
 
+    /// What the loop and its resolver and agent tasks are doing now (for monitoring, and
+    /// for tests that must know every running job is one they hold up).
+    public nonisolated var activity: QueueManagerActivity { inbox.activity }
+
     func runLoop() async {
         while true {
             do {

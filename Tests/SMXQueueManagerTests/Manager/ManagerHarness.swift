@@ -55,11 +55,22 @@ struct ManagerHarness {
         try await stores.accept(receiver, recipients: recipients, body: MailBodyGenerator.body(size: size, seed: seed))
     }
 
-    /// Waits until the manager has nothing to do (at most `agentJobs` jobs at agents; nil
-    /// for any number, exact only while no job can finish before the clock moves), then
-    /// checks its invariants and the stores'.
+    /// Waits until the manager has nothing to do, then checks its invariants and the
+    /// stores'. With `agentJobs` a number, at most that many jobs may still run; with nil,
+    /// every job still running must be asleep on the clock (the agent's delay), which the
+    /// harness checks by looking (a test may poll; the manager does not).
     func settle(agentJobs: Int? = 0, sourceLocation: SourceLocation = #_sourceLocation) async {
         await manager.waitUntilIdle(agentJobs: agentJobs)
+        if agentJobs == nil {
+            let quiet = await SchedulingTestSupport.eventually {
+                let before = manager.activity
+                let sleeping = agent.sleeping
+                return before.loopParked && before.eventsWaiting == 0 && before.resolutionsRunning == 0
+                    && before.jobsRunning == sleeping && manager.activity == before
+            }
+            #expect(quiet, "jobs still running that are not asleep", sourceLocation: sourceLocation)
+            await manager.waitUntilIdle(agentJobs: nil)
+        }
         let problems = await manager.verify()
         #expect(problems == [], sourceLocation: sourceLocation)
         let deferred = stores.deferred.verify()

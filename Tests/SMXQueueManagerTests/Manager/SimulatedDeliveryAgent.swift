@@ -30,6 +30,9 @@ final class SimulatedDeliveryAgent: DeliveryAgent {
         var jobsPerHost: [String: Int] = [:]
         var deliveries: [RecipientID: Int] = [:]
         var attempts: [RecipientID: Int] = [:]
+        /// Deadlines of the jobs asleep on the clock, by ticket.
+        var sleepers: [Int: Timestamp] = [:]
+        var nextTicket = 0
     }
 
     let clock: ManualClock
@@ -50,17 +53,28 @@ final class SimulatedDeliveryAgent: DeliveryAgent {
 
     /// How many times each recipient was delivered.
     var deliveries: [RecipientID: Int] { state.withLock { $0.deliveries } }
+    /// Jobs asleep on the clock that the clock has not reached yet (a job whose deadline
+    /// came is counted as running even before its task resumes).
+    var sleeping: Int {
+        let now = clock.now()
+        return state.withLock { $0.sleepers.values.count { $0 > now } }
+    }
     /// How many jobs each recipient was in.
     var attempts: [RecipientID: Int] { state.withLock { $0.attempts } }
 
     func deliver(_ job: DeliveryJob) async -> DeliveryResult {
         let host = job.nextHop.host
-        let delay = state.withLock { state -> Duration? in
+        let now = clock.now()
+        let sleep = state.withLock { state -> (ticket: Int, deadline: Timestamp)? in
             for recipient in job.recipients { state.attempts[recipient.id, default: 0] += 1 }
-            return state.delays[host]
+            guard let delay = state.delays[host] else { return nil }
+            state.nextTicket += 1
+            state.sleepers[state.nextTicket] = now + delay
+            return (state.nextTicket, now + delay)
         }
-        if let delay {
-            try? await clock.sleep(until: clock.now() + delay)
+        if let sleep {
+            try? await clock.sleep(until: sleep.deadline)
+            state.withLock { _ = $0.sleepers.removeValue(forKey: sleep.ticket) }
         }
         return state.withLock { state in
             let n = state.jobsPerHost[host, default: 0]
