@@ -109,7 +109,7 @@ import SMXTestSupport
             if problems.count > 20 { break }
         }
         print("queue manager crash campaign: \(images.count) sync points, \(images.count * CrashMode.allCases.count) recoveries, \(between) recipients caught between the deferred commit and the incoming mark, \(problems.count) problems")
-        #expect(images.count >= 4)
+        #expect(images.count >= 3)  // round one: deferred queue and incoming log; round two: deferred queue
         #expect(between > 0, "no image fell between a deferred-queue commit and its incoming-log mark")
         #expect(problems.isEmpty, "\(problems.prefix(10))")
     }

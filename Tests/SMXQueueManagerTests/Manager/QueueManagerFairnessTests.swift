@@ -19,10 +19,10 @@ import SMXTestSupport
         h.agent.setDelay(.minutes(1), for: "backlog.example")
         h.agent.setDelay(.minutes(1), for: "flood.example")
         h.agent.set(.down, for: "backlog.example")
-        for n in 0..<30 { try await h.receive(["b\(n)@backlog.example"], size: 300, seed: UInt64(n)) }
+        for n in 0..<60 { try await h.receive(["b\(n)@backlog.example"], size: 300, seed: UInt64(n)) }
         await h.settle(agentJobs: nil)
         await h.advance(by: .minutes(1), agentJobs: nil)
-        #expect(try h.deferredRecipients().count == 30)
+        #expect(try h.deferredRecipients().count == 60)
         #expect(await h.manager.statistics().activeQueueCount == 0)
 
         h.agent.set(.up, for: "backlog.example")
@@ -43,7 +43,7 @@ import SMXTestSupport
         #expect(Self.count(statistics, .incoming) == 18)
 
         var sawMaximum = false
-        for _ in 0..<40 {
+        for _ in 0..<80 {
             await h.advance(by: .minutes(1), agentJobs: nil)
             statistics = await h.manager.statistics()
             let deferred = Self.count(statistics, .deferred)
@@ -58,7 +58,7 @@ import SMXTestSupport
         }
         #expect(sawMaximum)
         statistics = await h.manager.statistics()
-        #expect(statistics.totals.delivered == 90)
+        #expect(statistics.totals.delivered == 120)
         #expect(statistics.deferredQueue?.recipients == 0 && statistics.references == 0)
 
         // Nothing due, nothing expiring: a day passes without a single pass.
