@@ -7,6 +7,9 @@ enum ManagerEvent: Sendable {
     case accepted(AcceptedMessage)
     case resolved(RecipientID, Resolution)
     case delivered(DeliveryJob, DeliveryResult)
+    /// The DSN pass reported these failed recipients; the continuation gets how many were
+    /// removed, or the error that stopped the loop.
+    case reported([RecipientID], CheckedContinuation<Result<Int, QueueManagerError>, Never>)
 }
 
 /// The one door into the scheduler loop (thread-safe): the receiving side's `onAccepted`
@@ -65,10 +68,17 @@ final class ManagerInbox: Sendable {
         self.wakeup = wakeup
     }
 
-    /// Adds an event and wakes the loop. Never blocks.
-    func post(_ event: ManagerEvent) {
-        state.withLock { $0.events.append(event) }
-        wakeup.signal()
+    /// Adds an event and wakes the loop. Never blocks. Returns false, dropping the event,
+    /// once the loop has ended.
+    @discardableResult
+    func post(_ event: ManagerEvent) -> Bool {
+        let posted = state.withLock { state -> Bool in
+            guard !state.stopped else { return false }
+            state.events.append(event)
+            return true
+        }
+        if posted { wakeup.signal() }
+        return posted
     }
 
     /// A resolver or agent task is starting.
@@ -122,14 +132,17 @@ final class ManagerInbox: Sendable {
         state.withLock { $0.parked = false }
     }
 
-    /// The loop has ended: every waiter returns, now and later.
-    func stop() {
+    /// The loop has ended: every waiter returns, now and later, no event is taken any
+    /// more, and the events left are returned (for the loop to answer what waits on them).
+    func stop() -> [ManagerEvent] {
         let now = wakeup.clock.now()
-        let ready = state.withLock { state in
+        let (ready, left) = state.withLock { state in
             state.stopped = true
-            return state.satisfiedWaiters(now: now)
+            defer { state.events = [] }
+            return (state.satisfiedWaiters(now: now), state.events)
         }
         for continuation in ready { continuation.resume() }
+        return left
     }
 
     /// What the loop and its tasks are doing now.

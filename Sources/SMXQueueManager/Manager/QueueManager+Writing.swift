@@ -5,13 +5,14 @@ extension QueueManager {
     /// (adds first, then attempts and reschedules, then removals), durable, then the
     /// next-try cache, then one incoming-log commit (outcomes, and the close of every
     /// transaction whose recipients all have their result), then the releases of bodies
-    /// whose last reference went (rules 2–4).
-    func write(_ results: [RecipientDisposition], now: Timestamp) async throws(QueueManagerError) {
-        guard !results.isEmpty else { return }
+    /// whose last reference went (rules 2–4). `bounced` are failed recipients whose DSN
+    /// the DSN pass reported: removed as `bounced` in the same commit.
+    func write(_ results: [RecipientDisposition], bounced: [DeferredRecipient] = [], now: Timestamp) async throws(QueueManagerError) {
+        guard !results.isEmpty || !bounced.isEmpty else { return }
         var addOrder: [EnvelopeID] = []
         var adds: [EnvelopeID: [DeferredRecipient]] = [:]
         var updates: [DeferredQueueChange] = []
-        var removals: [DeferredQueueChange] = []
+        var removals: [DeferredQueueChange] = bounced.map { .remove($0.id, .bounced) }
         var newKeys: [NextTryKey] = []
         var finishedKeys: [NextTryKey] = []
         var outcomes: [(RecipientID, RecipientState, String)] = []
@@ -103,6 +104,9 @@ extension QueueManager {
             }
         }
         if let cache = nextTryCache {
+            for record in bounced where failuresAwaitingReport.removeValue(forKey: record.id) == nil {
+                if let key = record.nextTryKey { cache.remove(key) }
+            }
             for key in finishedKeys { poppedKeys.remove(key) }
             for key in newKeys { cache.insert(key) }
         }
@@ -159,6 +163,7 @@ extension QueueManager {
             case .temporaryFailure, .permanentFailure: break
             }
         }
+        totals.bounced += bounced.count
     }
 
     /// Applies the retry policy and the queue lifetime to a disposition. A temporary

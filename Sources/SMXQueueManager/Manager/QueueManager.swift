@@ -148,7 +148,7 @@ public actor QueueManager {
             result = try await startup.run(now: clock.now().microsecondsSinceEpoch)
         } catch {
             phase = .stopped
-            inbox.stop()
+            _ = inbox.stop()
             throw .startup(error)
         }
         startupReport = result.report
@@ -174,7 +174,7 @@ public actor QueueManager {
         wakeup.stop()
         if let loopTask { await loopTask.value }
         phase = .stopped
-        inbox.stop()
+        answerLeftEvents(inbox.stop())
     }
 
     /// Returns once the loop is asleep with nothing left to do now: no event waiting, no
@@ -206,7 +206,14 @@ public actor QueueManager {
             if reason == .stopped { break }
         }
         wakeup.stop()
-        inbox.stop()
+        answerLeftEvents(inbox.stop())
+    }
+
+    /// Answers the callers waiting on events the ended loop will not apply.
+    func answerLeftEvents(_ events: [ManagerEvent]) {
+        for case .reported(_, let continuation) in events {
+            continuation.resume(returning: .failure(failure ?? .notRunning))
+        }
     }
 
     /// One round of the scheduler (see the type's comment for the steps).
@@ -214,12 +221,21 @@ public actor QueueManager {
         totals.passes += 1
         let now = clock.now()
         var results: [RecipientDisposition] = []
+        var reports: [Report] = []
         for event in inbox.drain() {
-            handle(event, now: now, into: &results)
+            handle(event, now: now, into: &results, reports: &reports)
         }
         cleanUp(now: now, into: &results)
         dispatch(now: now, into: &results)
-        try await write(results, now: now)
+        do {
+            let reported = try reportedFailures(reports.flatMap(\.0))
+            try await write(results, bounced: reported, now: now)
+            let removed = Set(reported.map(\.id))
+            for (ids, continuation) in reports { continuation.resume(returning: .success(Set(ids).intersection(removed).count)) }
+        } catch {
+            for (_, continuation) in reports { continuation.resume(returning: .failure(error)) }
+            throw error
+        }
         try fill(now: now)
         resolveAdmitted()
     }
@@ -245,13 +261,51 @@ public actor QueueManager {
     /// DSN pass; in recipient order.
     public var failedAwaitingReport: [RecipientID] { failuresAwaitingReport.keys.sorted() }
 
+    /// Removes failed recipients whose failure DSN is durable (the DSN pass calls this once
+    /// the notification is queued): each leaves the deferred queue as `bounced` in the next
+    /// pass's commit, its envelope with its last recipient, and the body is released with
+    /// its last reference. Going through the loop keeps the reference counts and the
+    /// next-try cache true. Returns how many were removed: recipients not in the deferred
+    /// queue or not failed are left alone.
+    ///
+    /// Throws ``QueueManagerError/notRunning`` when the loop is not running, or the store
+    /// error that stopped it.
+    public nonisolated func removeReported(_ ids: [RecipientID]) async throws(QueueManagerError) -> Int {
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Int, QueueManagerError>, Never>) in
+            if !inbox.post(.reported(ids, continuation)) { continuation.resume(returning: .failure(.notRunning)) }
+        }
+        return try result.get()
+    }
+
+    /// The stored records of the reported recipients that are failed (read before the
+    /// pass's commit).
+    func reportedFailures(_ ids: [RecipientID]) throws(QueueManagerError) -> [DeferredRecipient] {
+        guard !ids.isEmpty else { return [] }
+        do {
+            let reader = try deferredQueue.reader()
+            defer { reader.close() }
+            var seen = Set<RecipientID>()
+            return try ids.compactMap { id in
+                guard seen.insert(id).inserted, let record = try reader.recipient(id), record.status == .failed else { return nil }
+                return record
+            }
+        } catch {
+            throw .store(operation: "reading reported recipients", cause: error)
+        }
+    }
+
     /// References per body as the manager counts them.
     public var referenceCounts: [ContentID: Int] { references }
 
     // MARK: - Events
 
-    func handle(_ event: ManagerEvent, now: Timestamp, into results: inout [RecipientDisposition]) {
+    /// Failed recipients the DSN pass reported, and who waits for the answer.
+    typealias Report = ([RecipientID], CheckedContinuation<Result<Int, QueueManagerError>, Never>)
+
+    func handle(_ event: ManagerEvent, now: Timestamp, into results: inout [RecipientDisposition], reports: inout [Report]) {
         switch event {
+        case .reported(let ids, let continuation):
+            reports.append((ids, continuation))
         case .accepted(let message):
             let transaction = message.transaction
             guard incoming[transaction.envelopeID] == nil, !transaction.recipients.isEmpty else { return }

@@ -7,6 +7,9 @@
 public enum QueueManagerError: Error, Sendable, CustomStringConvertible {
     /// ``QueueManager/start()`` was called twice, or after ``QueueManager/stop()``.
     case alreadyStarted
+    /// The loop is not running (not started, stopped, or stopped by a failure): the call
+    /// changed nothing.
+    case notRunning
     /// Startup failed (see ``StartupError``).
     case startup(StartupError)
     /// A store refused a read or a write the loop needed; `operation` says which.
@@ -15,6 +18,7 @@ public enum QueueManagerError: Error, Sendable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .alreadyStarted: "the queue manager was already started"
+        case .notRunning: "the queue manager is not running"
         case .startup(let error): "\(error)"
         case .store(let operation, let cause): "queue manager: \(operation) failed: \(cause)"
         }

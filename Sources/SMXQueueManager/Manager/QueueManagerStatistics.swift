@@ -20,6 +20,8 @@ public struct QueueManagerStatistics: Sendable, Equatable {
         public var expired = 0
         /// Recipients deferred untried to their destination's retry time.
         public var postponed = 0
+        /// Failed recipients removed after the DSN pass reported them.
+        public var bounced = 0
         /// Active-queue entries that waited too long for the resolver or an agent.
         public var timedOut = 0
         public var jobsStarted = 0

@@ -111,6 +111,33 @@ import SMXTestSupport
         await h.stop()
     }
 
+    @Test func reportedFailuresLeaveWithTheirEnvelopeAndBody() async throws {
+        let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 9))
+        h.agent.set(.rejecting, for: "reject-user.example")
+        h.agent.set(.down, for: "down.example")
+        let accepted = try await h.receive(["a@reject-user.example", "b@down.example"])
+        await h.settle()
+        let failed = RecipientID(accepted.envelopeID, 0)
+        let deferred = RecipientID(accepted.envelopeID, 1)
+        #expect(await h.manager.failedAwaitingReport == [failed])
+        // Only failed recipients are removed.
+        #expect(try await h.manager.removeReported([failed, deferred, failed]) == 1)
+        await h.settle()
+        #expect(try h.deferredRecipients().map(\.id) == [deferred])
+        #expect(await h.manager.failedAwaitingReport.isEmpty)
+        #expect(h.stores.content.contains(accepted.transaction.content.id))
+        h.agent.set(.up, for: "down.example")
+        await h.advance(by: ManagerHarness.retryInterval)
+        #expect(try h.deferredRecipients().isEmpty)
+        #expect(!h.stores.content.contains(accepted.transaction.content.id))
+        let reader = try h.stores.deferred.reader()
+        #expect(try reader.transaction(accepted.envelopeID) == nil)
+        reader.close()
+        #expect(await h.manager.statistics().totals.bounced == 1)
+        await h.stop()
+        await #expect(throws: QueueManagerError.self) { try await h.manager.removeReported([failed]) }
+    }
+
     @Test func aRecipientPastTheQueueLifetimeExpires() async throws {
         let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 5))
         h.agent.set(.down, for: "down.example")
