@@ -6,7 +6,7 @@ import SMXTestSupport
 /// The first-level scheduler under load: a flood of new mail and a deferred backlog due at
 /// once share the active queue per the reserve and the maximum (the seed's fairness
 /// between IQDB and DEFEDB), and the loop does nothing while nothing is due.
-@Suite struct QueueManagerFairnessTests {
+@Suite(.timeLimit(.minutes(2))) struct QueueManagerFairnessTests {
     @Test func aFloodAndADueBacklogShareTheActiveQueueByTheReserveAndTheMaximum() async throws {
         // Capacity 20: low watermark 15, 2 reserved for deferred entries, at most 14.
         let configuration = try QueueManagerConfiguration(

@@ -5,7 +5,7 @@ import SMXTestSupport
 
 /// The queue manager end to end on the simulated file layer with a manual clock: what it
 /// delivers, defers, fails, closes and releases, and in which store each result lands.
-@Suite struct QueueManagerTests {
+@Suite(.timeLimit(.minutes(2))) struct QueueManagerTests {
     @Test func messagesAreDeliveredExactlyOnceWhenAgentsAreUp() async throws {
         let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 1))
         var expected: [RecipientID] = []
@@ -195,6 +195,48 @@ import SMXTestSupport
         #expect(!h.stores.content.contains(content))
         #expect(await h.manager.referenceCounts.isEmpty)
         await h.stop()
+    }
+
+    @Test func anEnvelopeSpreadOverBothQueuesCountsOneReferenceInEach() async throws {
+        let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 10), configuration: ManagerHarness.configuration(agentTimeout: .hours(1)))
+        h.agent.set(.flaky(failures: 1), for: "flaky.example")
+        h.agent.setDelay(.minutes(30), for: "slow.example")
+        h.agent.set(.deferring, for: "slow.example")
+        let accepted = try await h.receive(["a@flaky.example", "b@slow.example"])
+        let content = accepted.transaction.content.id
+        await h.settle(agentJobs: 1)
+        // a in the deferred queue, b still pending in the open incoming transaction.
+        #expect(await h.manager.referenceCounts[content] == 2)
+        #expect(h.stores.log.transaction(accepted.envelopeID)?.recipients.map(\.state) == [.movedToDeferred, .pending])
+        await h.advance(by: ManagerHarness.retryInterval, agentJobs: 1)
+        // a delivered from the deferred queue: the envelope left it, the incoming one holds the body.
+        #expect(try h.deferredRecipients().isEmpty)
+        #expect(await h.manager.referenceCounts[content] == 1)
+        #expect(h.stores.content.contains(content))
+        await h.advance(by: .minutes(15))
+        // b deferred: the envelope comes back to the deferred queue, the incoming one closes.
+        #expect(try h.deferredRecipients().map(\.id) == [RecipientID(accepted.envelopeID, 1)])
+        #expect(h.stores.log.transaction(accepted.envelopeID) == nil)
+        #expect(await h.manager.referenceCounts[content] == 1)
+        #expect(h.stores.content.contains(content))
+        await h.stop()
+    }
+
+    @Test func aStopLeavesJobsInFlightInTheStoresAndARestartDeliversThem() async throws {
+        let clock = ManualClock(start: ManagerHarness.t0)
+        let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 11), clock: clock)
+        h.agent.setDelay(.hours(1), for: "slow.example")
+        let accepted = try await h.receive(["a@slow.example", "b@up.example"])
+        await h.settle(agentJobs: 1)
+        await h.manager.stop()
+        #expect(await h.manager.failure == nil)
+        #expect(h.stores.log.transaction(accepted.envelopeID)?.recipients.map(\.state) == [.pending, .delivered])
+        let again = try await ManagerHarness.start(h.stores.crash(seed: 12), clock: clock)
+        await again.settle()
+        #expect(again.agent.deliveries == [RecipientID(accepted.envelopeID, 0): 1])
+        #expect(try again.deferredRecipients().isEmpty)
+        #expect(!again.stores.content.contains(accepted.transaction.content.id))
+        await again.stop()
     }
 
     @Test func aResolverTemporaryFailureIsDeferredAndAnAgentTimeoutToo() async throws {
