@@ -239,6 +239,32 @@ import SMXTestSupport
         await again.stop()
     }
 
+    @Test func aFailedDeferredQueueSyncStopsTheLoopBeforeAnyIncomingMark() async throws {
+        let fs = SimulatedFileSystem(seed: 13)
+        let h = try await ManagerHarness.start(fs)
+        h.agent.set(.down, for: "down.example")
+        fs.injectFault(FaultRule(kinds: [.sync, .fullSync], errno: 5, times: nil) { $0.path.contains("defedb") })
+        let accepted = try await h.receive(["a@down.example", "b@up.example"])
+        await h.manager.waitUntilIdle()
+        guard case .store = await h.manager.failure else {
+            Issue.record("the loop did not stop on the failed sync: \(String(describing: await h.manager.failure))")
+            return
+        }
+        // Rule 3: the deferred copy failed, so the incoming log has no mark for a; the
+        // delivered mark of b rode on no commit either.
+        #expect(h.stores.log.transaction(accepted.envelopeID)?.recipients.map(\.state) == [.pending, .pending])
+        await #expect(throws: QueueManagerError.self) { try await h.manager.removeReported([]) }
+        await h.manager.stop()
+        fs.removeAllFaults()
+        let again = try await ManagerHarness.start(h.stores.crash(seed: 14), clock: h.clock)
+        await again.settle()
+        // Startup moved both (nothing was marked); the new agent reaches both destinations.
+        #expect(await again.manager.startupReport?.recipientsMoved == 2)
+        #expect(again.agent.deliveries[RecipientID(accepted.envelopeID, 0)] == 1, "not lost")
+        #expect(again.agent.deliveries[RecipientID(accepted.envelopeID, 1)] == 1, "delivered again after the crash (rule 4)")
+        await again.stop()
+    }
+
     @Test func aResolverTemporaryFailureIsDeferredAndAnAgentTimeoutToo() async throws {
         let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 8), configuration: ManagerHarness.configuration(agentTimeout: .minutes(10)))
         h.agent.setDelay(.hours(1), for: "hung.example")
