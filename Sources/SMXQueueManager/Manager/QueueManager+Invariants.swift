@@ -16,6 +16,9 @@ extension QueueManager {
     /// 5. When idle (the active queue empty, no job in flight), the counts equal a recount
     ///    from the stores: one per deferred envelope and one per open incoming transaction
     ///    (what startup counts), and every counted body is live in the content store.
+    ///
+    /// Exact between passes (after ``waitUntilIdle(agentJobs:)``): while a pass awaits its
+    /// store writes it may see a result half applied.
     public func verify() -> [String] {
         var problems = activeQueue.verify().map { "active queue: \($0)" }
         problems += destinations.verify().map { "destinations: \($0)" }
