@@ -48,6 +48,9 @@ public struct QueueManagerStatistics: Sendable, Equatable {
     public var incomingWaiting: Int
     /// The deferred queue's tree sizes; nil when it could not be read.
     public var deferredQueue: DeferredQueueCounts?
+    /// Deferred-queue recipients per status, summed from every envelope's counters; nil
+    /// unless asked for (it reads every envelope record) or when it could not be read.
+    public var deferredRecipients: [DeferredRecipient.Status: Int]?
     /// Failed recipients whose DSN is due (``QueueManager/failedAwaitingReport``).
     public var failedAwaitingReport: Int
     public var nextTryCacheKeys: Int
@@ -59,8 +62,9 @@ public struct QueueManagerStatistics: Sendable, Equatable {
 }
 
 extension QueueManager {
-    /// The statistics now (reads the deferred queue's tree sizes from a snapshot).
-    public func statistics() -> QueueManagerStatistics {
+    /// The statistics now. Reads the deferred queue's tree sizes from a snapshot, and with
+    /// `countingDeferredRecipients` also every envelope's counters (O(envelopes)).
+    public func statistics(countingDeferredRecipients: Bool = false) -> QueueManagerStatistics {
         var perSource: [ActiveQueueEntry.Source: [ActiveQueueEntry.State: Int]] = [:]
         for source in ActiveQueueEntry.Source.allCases {
             for state in ActiveQueueEntry.State.allCases {
@@ -71,15 +75,24 @@ extension QueueManager {
         for envelope in incoming.values {
             for recipient in envelope.transaction.recipients { incomingStates[recipient.state, default: 0] += 1 }
         }
-        let counts: DeferredQueueCounts? = {
-            guard let reader = try? deferredQueue.reader() else { return nil }
-            defer { reader.close() }
-            return try? reader.counts()
-        }()
+        let reader = try? deferredQueue.reader()
+        defer { reader?.close() }
+        let counts = try? reader?.counts()
+        var perStatus: [DeferredRecipient.Status: Int]?
+        if countingDeferredRecipients, let transactions = try? reader?.transactions() {
+            var sums: [DeferredRecipient.Status: Int] = [.deferred: 0, .held: 0, .failed: 0]
+            for transaction in transactions {
+                sums[.deferred, default: 0] += Int(transaction.deferred)
+                sums[.held, default: 0] += Int(transaction.held)
+                sums[.failed, default: 0] += Int(transaction.failed)
+            }
+            perStatus = sums
+        }
         return QueueManagerStatistics(
             totals: totals, activeQueue: perSource, activeQueueCount: activeQueue.count,
             activeQueueCapacity: configuration.activeQueue.capacity, incomingTransactions: incoming.count,
             incomingRecipients: incomingStates, incomingWaiting: waitingIncoming, deferredQueue: counts,
+            deferredRecipients: perStatus,
             failedAwaitingReport: failuresAwaitingReport.count, nextTryCacheKeys: nextTryCache?.count ?? 0,
             jobsInFlight: jobs.count, destinationsKnown: destinations.count,
             referencedBodies: references.count, references: references.values.reduce(0, +)

@@ -106,8 +106,10 @@ import SMXTestSupport
         #expect(envelope.failed == 2 && envelope.deferred == 0)
         #expect(h.stores.content.contains(accepted.transaction.content.id))
         #expect(h.stores.log.transaction(accepted.envelopeID) == nil)
-        let statistics = await h.manager.statistics()
+        let statistics = await h.manager.statistics(countingDeferredRecipients: true)
         #expect(statistics.totals.failed == 2 && statistics.totals.delivered == 1)
+        #expect(statistics.deferredRecipients == [.deferred: 0, .held: 0, .failed: 2])
+        #expect(statistics.deferredQueue?.recipients == 2 && statistics.failedAwaitingReport == 2)
         await h.stop()
     }
 
