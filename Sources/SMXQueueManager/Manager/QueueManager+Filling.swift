@@ -62,7 +62,7 @@ extension QueueManager {
 
     /// Pops up to `limit` due keys and admits their deferred recipients; failed ones go to
     /// the DSN pass's list, and stale keys (the record moved on) are dropped. Returns how
-    /// many keys were popped.
+    /// many keys were taken (popped and not put back).
     func admitDeferred(limit: Int, cache: NextTryCache, now: Timestamp) throws(QueueManagerError) -> Int {
         let skipped = poppedKeys.union(failuresAwaitingReport.values)
         let source = SkippingNextTrySource(base: deferredQueue, skipped: skipped)
@@ -73,6 +73,7 @@ extension QueueManager {
             throw .store(operation: "refilling the next-try cache", cause: error)
         }
         guard !keys.isEmpty else { return 0 }
+        var putBack = 0
         do {
             let reader = try deferredQueue.reader()
             defer { reader.close() }
@@ -93,6 +94,7 @@ extension QueueManager {
                     } catch {
                         // The plan said it fits; if not, the key goes back for a later fill.
                         cache.insert(key)
+                        putBack += 1
                         continue
                     }
                     poppedKeys.insert(key)
@@ -103,6 +105,6 @@ extension QueueManager {
         } catch {
             throw .store(operation: "reading due deferred recipients", cause: error)
         }
-        return keys.count
+        return keys.count - putBack
     }
 }
