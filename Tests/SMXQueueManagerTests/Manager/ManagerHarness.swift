@@ -5,7 +5,7 @@ import SMXTestSupport
 
 /// A queue manager on the simulated file layer, with a manual clock, the static resolver
 /// (every domain is its own next hop; `reject.example` is refused for good, `later.example`
-/// for now) and a ``SimulatedDeliveryAgent``; retries every 15 minutes from a destination's
+/// for now, `discard.example` discarded) and a ``SimulatedDeliveryAgent``; retries every 15 minutes from a destination's
 /// first failure (no fuzz), lifetime 2 days.
 struct ManagerHarness {
     static let retryInterval = Duration.minutes(15)
@@ -40,6 +40,7 @@ struct ManagerHarness {
         let resolver = try StaticRouteResolver(routes: [
             StaticRoute(.exact("reject.example"), .reject(StatusReply(code: 550, status: EnhancedStatusCode(5, 1, 2)!, text: "no such domain"))),
             StaticRoute(.exact("later.example"), .reject(StatusReply(code: 451, status: EnhancedStatusCode(4, 4, 3)!, text: "lookup failed"))),
+            StaticRoute(.exact("discard.example"), .discard),
         ])
         let manager = try QueueManager(
             log: stores.log, contentStore: stores.content, deferredQueue: stores.deferred, resolver: resolver, agent: agent,

@@ -32,6 +32,17 @@ import SMXTestSupport
         await h.stop()
     }
 
+    @Test func theDiscardClassIsDeliveredWithoutAnAgent() async throws {
+        let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 14))
+        let accepted = try await h.receive(["a@discard.example", "b@up.example"])
+        await h.settle()
+        #expect(h.agent.attempts[RecipientID(accepted.envelopeID, 0)] == nil)
+        #expect(h.agent.deliveries[RecipientID(accepted.envelopeID, 1)] == 1)
+        #expect(h.stores.log.transaction(accepted.envelopeID) == nil)
+        #expect(await h.manager.statistics().totals.delivered == 2)
+        await h.stop()
+    }
+
     @Test func aTemporaryFailureIsDeferredPerThePolicyAndRetriedWhenItIsDue() async throws {
         let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 2))
         h.agent.set(.down, for: "down.example")
