@@ -6,7 +6,7 @@ import SMXTestSupport
 
 /// The queue manager's crash test: while it writes the results of two rounds of delivery
 /// (delivered, deferred, failed, from the incoming and from the deferred queue), a
-/// power-loss image is taken at every sync point. Each image is recovered in every crash
+/// power-loss image is taken at every sync point and every write between them. Each image is recovered in every crash
 /// mode, started up again and delivered to the end; no recipient may be lost (each is
 /// delivered, before the crash or after, or kept as failed), a deferred copy that was
 /// durable wins over the incoming log's pending state (it is not added again), and the
@@ -39,7 +39,7 @@ import SMXTestSupport
         let points = Mutex<[Point]>([])
         let agent = h.agent
         fs.setOperationHook { op in
-            guard op.kind.isSync else { return }
+            guard op.kind.isSync || op.kind == .write else { return }
             let image = fs.snapshot()
             let delivered = Set(agent.deliveries.keys)
             points.withLock { $0.append(Point(image: image, delivered: delivered)) }
@@ -108,8 +108,8 @@ import SMXTestSupport
             }
             if problems.count > 20 { break }
         }
-        print("queue manager crash campaign: \(images.count) sync points, \(images.count * CrashMode.allCases.count) recoveries, \(between) recipients caught between the deferred commit and the incoming mark, \(problems.count) problems")
-        #expect(images.count >= 3)  // round one: deferred queue and incoming log; round two: deferred queue
+        print("queue manager crash campaign: \(images.count) sync and write points, \(images.count * CrashMode.allCases.count) recoveries, \(between) recipients caught between the deferred commit and the incoming mark, \(problems.count) problems")
+        #expect(images.count >= 6)  // round one: deferred queue and incoming log; round two: deferred queue; a write before each sync
         #expect(between > 0, "no image fell between a deferred-queue commit and its incoming-log mark")
         #expect(problems.isEmpty, "\(problems.prefix(10))")
     }
