@@ -60,6 +60,8 @@ public actor QueueManager {
     public nonisolated let configuration: QueueManagerConfiguration
     nonisolated let wakeup: SchedulerWakeup
     nonisolated let inbox: ManagerInbox
+    /// The receiver's admission when ``QueueManagerConfiguration/loadControl`` is set.
+    nonisolated let loadAdmission: LoadAdmission?
 
     enum Phase { case new, running, stopped }
 
@@ -121,6 +123,7 @@ public actor QueueManager {
         self.configuration = configuration
         wakeup = SchedulerWakeup(clock: clock)
         inbox = ManagerInbox(wakeup: wakeup)
+        loadAdmission = configuration.loadControl.map { LoadAdmission(control: $0, log: log) }
         activeQueue = ActiveQueue(configuration: configuration.activeQueue)
         planner = FillPlanner(configuration: configuration.activeQueue)
         do {
@@ -158,7 +161,7 @@ public actor QueueManager {
         let clock = self.clock
         let receiver = Receiver(
             log: log, contentStore: contentStore, envelopeIDs: result.envelopeIDs, configuration: configuration.receiver,
-            admission: configuration.admission, clock: { clock.now().microsecondsSinceEpoch },
+            admission: loadAdmission ?? configuration.admission, clock: { clock.now().microsecondsSinceEpoch },
             onAccepted: { inbox.post(.accepted($0)) }
         )
         self.receiver = receiver
@@ -238,6 +241,7 @@ public actor QueueManager {
         }
         try fill(now: now)
         resolveAdmitted()
+        loadAdmission?.publish(activeQueueEntries: activeQueue.count)
     }
 
     /// When the loop must wake without an event: the earlier of the next-try cache's next

@@ -33,8 +33,12 @@ public struct QueueManagerConfiguration: Sendable {
     public var maximumQueueLifetime: Duration
     /// The receiving side's limits.
     public var receiver: ReceiverConfiguration
-    /// Asked on every MAIL FROM and final dot.
+    /// Asked on every MAIL FROM and final dot, unless ``loadControl`` is set.
     public var admission: any AdmissionPolicy
+    /// When set, the receiver's admission is this control over the manager's own load
+    /// (open incoming transactions, active-queue entries), with its hysteresis, instead of
+    /// ``admission``.
+    public var loadControl: AdmissionControl?
     /// Startup's batch size and next-try cache capacity.
     public var startup: QueueStartup.Configuration
     /// Seeds the generator the retry policy's fuzz draws from; nil: a random seed. Tests
@@ -51,6 +55,7 @@ public struct QueueManagerConfiguration: Sendable {
         maximumQueueLifetime: Duration = defaultMaximumQueueLifetime,
         receiver: ReceiverConfiguration = ReceiverConfiguration(),
         admission: any AdmissionPolicy = AlwaysAccept(),
+        loadControl: AdmissionControl? = nil,
         startup: QueueStartup.Configuration = QueueStartup.Configuration(),
         randomSeed: UInt64? = nil
     ) throws(QueueManagerConfigurationError) {
@@ -68,6 +73,7 @@ public struct QueueManagerConfiguration: Sendable {
         self.maximumQueueLifetime = maximumQueueLifetime
         self.receiver = receiver
         self.admission = admission
+        self.loadControl = loadControl
         self.startup = startup
         self.randomSeed = randomSeed
     }

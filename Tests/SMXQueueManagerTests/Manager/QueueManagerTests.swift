@@ -32,6 +32,33 @@ import SMXTestSupport
         await h.stop()
     }
 
+    @Test func loadControlSlowsTheReceiverDownWhileTheActiveQueueIsBusy() async throws {
+        let control = try AdmissionControl(thresholds: [.activeQueueEntries: LoadThreshold(slowDown: 4, refuse: 6)])
+        let configuration = try QueueManagerConfiguration(
+            activeQueue: ActiveQueueConfiguration(capacity: 100), destinationLimits: DestinationLimits(),
+            agentTimeout: .days(1), loadControl: control, randomSeed: 3
+        )
+        let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 15), configuration: configuration)
+        h.agent.setDelay(.hours(1), for: "slow.example")
+        try await h.receive(["a@slow.example", "b@slow.example", "c@slow.example"])
+        await h.settle(agentJobs: nil)
+        try await h.receive(["d@slow.example"])
+        await h.settle(agentJobs: nil)
+        #expect(await h.manager.statistics().activeQueueCount == 4)
+        do {
+            _ = try h.receiver.begin(sender: "late@example.org")
+            Issue.record("accepted at 4 active-queue entries")
+        } catch {
+            guard case .slowDown = error else { Issue.record("\(error)"); return }
+        }
+        await h.advance(by: .hours(1))
+        #expect(await h.manager.statistics().activeQueueCount == 0)
+        try await h.receive(["e@up.example"])
+        await h.settle()
+        #expect(h.agent.deliveries.count == 5)
+        await h.stop()
+    }
+
     @Test func theDiscardClassIsDeliveredWithoutAnAgent() async throws {
         let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 14))
         let accepted = try await h.receive(["a@discard.example", "b@up.example"])
