@@ -43,8 +43,9 @@ let package = Package(
             ]
         ),
         // Queue semantics: retry policy, delivery status notifications, address resolution,
-        // delivery jobs and destination state (pure code, no I/O), and the receiving side
-        // and startup, which drive the stores (see docs/queue-manager.md).
+        // delivery jobs and destination state (pure code, no I/O), and the receiving side,
+        // startup, the queue manager's loop, the notification pass and the operations,
+        // which drive the stores (see docs/queue-manager.md).
         .target(name: "SMXQueueManager", dependencies: ["SMXStore", .product(name: "Logging", package: "swift-log")]),
         // The simulated file layer and workload generators shared by every test target
         // (and by crash loops in tools/). Not shipped in any executable.

@@ -1,0 +1,220 @@
+import SMXStore
+
+extension QueueManager {
+    /// Writes the results of one pass in the seed's order: one deferred-queue commit
+    /// (adds first, then attempts and reschedules, then removals), durable, then the
+    /// next-try cache, then one incoming-log commit (outcomes, and the close of every
+    /// transaction whose recipients all have their result), then the releases of bodies
+    /// whose last reference went (rules 2–4). `bounced` are failed recipients whose DSN
+    /// the DSN pass reported: removed as `bounced` in the same commit.
+    func write(_ results: [RecipientDisposition], bounced: [DeferredRecipient] = [], now: Timestamp) async throws(QueueManagerError) {
+        guard !results.isEmpty || !bounced.isEmpty else { return }
+        var addOrder: [EnvelopeID] = []
+        var adds: [EnvelopeID: [DeferredRecipient]] = [:]
+        var updates: [DeferredQueueChange] = []
+        var removals: [DeferredQueueChange] = bounced.map { .remove($0.id, .bounced) }
+        var newKeys: [NextTryKey] = []
+        var finishedKeys: [NextTryKey] = []
+        var outcomes: [(RecipientID, RecipientState, String)] = []
+
+        for result in results {
+            switch result.source {
+            case .incoming:
+                guard let envelope = incoming[result.id.envelopeID], Int(result.id.index) < envelope.transaction.recipients.count else { continue }
+                let recipient = envelope.transaction.recipients[Int(result.id.index)]
+                let fate = fate(of: result, arrival: envelope.transaction.arrivalMicros, firstFailure: nil, address: recipient.address, now: now)
+                func add(_ record: DeferredRecipient) {
+                    if adds[result.id.envelopeID] == nil { addOrder.append(result.id.envelopeID) }
+                    adds[result.id.envelopeID, default: []].append(record)
+                    if let key = record.nextTryKey { newKeys.append(key) }
+                }
+                let destination = deferredDestination(result.nextHop, address: recipient.address)
+                switch fate {
+                case .delivered(let reply):
+                    outcomes.append((result.id, .delivered, reply.logText))
+                case .deferred(let nextTry, let reply, let attempted):
+                    add(DeferredRecipient(
+                        id: result.id, address: recipient.address, notify: recipient.notify, originalRecipient: recipient.originalRecipient,
+                        destination: destination, status: .deferred, attempts: attempted ? 1 : 0,
+                        firstFailureMicros: attempted ? now.microsecondsSinceEpoch : nil,
+                        lastAttemptMicros: attempted ? now.microsecondsSinceEpoch : nil,
+                        lastReply: reply.storedReply, nextTry: nextTry.microsecondsSinceEpoch
+                    ))
+                    outcomes.append((result.id, .movedToDeferred, reply.logText))
+                case .failed(let reply, _):
+                    add(DeferredRecipient(
+                        id: result.id, address: recipient.address, notify: recipient.notify, originalRecipient: recipient.originalRecipient,
+                        destination: destination, status: .failed, attempts: 1, firstFailureMicros: now.microsecondsSinceEpoch,
+                        lastAttemptMicros: now.microsecondsSinceEpoch, lastReply: reply.storedReply, nextTry: now.microsecondsSinceEpoch
+                    ))
+                    outcomes.append((result.id, .failedPermanently, reply.logText))
+                }
+            case .deferred:
+                guard let entry = deferredEntries.removeValue(forKey: result.id) else { continue }
+                finishedKeys.append(entry.key)
+                let fate = fate(
+                    of: result, arrival: entry.transaction.arrivalMicros, firstFailure: entry.recipient.firstFailureMicros,
+                    address: entry.recipient.address, now: now
+                )
+                func key(_ nextTry: Timestamp) -> NextTryKey {
+                    NextTryKey(nextTry: nextTry.microsecondsSinceEpoch, envelopeID: result.id.envelopeID, recipient: result.id.index)
+                }
+                switch fate {
+                case .delivered:
+                    removals.append(.remove(result.id, .delivered))
+                case .deferred(let nextTry, let reply, let attempted):
+                    if attempted {
+                        updates.append(.recordAttempt(result.id, DeliveryAttempt(
+                            atMicros: now.microsecondsSinceEpoch, reply: reply.storedReply, outcome: .retry(nextTry: nextTry.microsecondsSinceEpoch)
+                        )))
+                    } else {
+                        updates.append(.requeue(.recipient(result.id), nextTry: nextTry.microsecondsSinceEpoch))
+                    }
+                    newKeys.append(key(nextTry))
+                case .failed(let reply, _):
+                    updates.append(.recordAttempt(result.id, DeliveryAttempt(
+                        atMicros: now.microsecondsSinceEpoch, reply: reply.storedReply, outcome: .failed(reportAt: now.microsecondsSinceEpoch)
+                    )))
+                    newKeys.append(key(now))
+                }
+            }
+        }
+
+        // 1. The deferred queue, durable (rule 3: before any incoming-log mark).
+        let changes = addOrder.compactMap { id -> DeferredQueueChange? in
+            guard let envelope = incoming[id], let recipients = adds[id] else { return nil }
+            return .add(envelope.deferredTransaction, recipients)
+        } + updates + removals
+        var dropped: [ContentID] = []
+        if !changes.isEmpty {
+            let applied: [DeferredQueueChangeResult]
+            do {
+                applied = try await deferredQueue.apply(changes).results
+            } catch {
+                throw .store(operation: "deferred queue commit of \(changes.count) changes", cause: error)
+            }
+            for id in addOrder where incoming[id]?.inDeferredQueue == false {
+                incoming[id]?.inDeferredQueue = true
+                if let content = incoming[id]?.transaction.content.id { references[content, default: 0] += 1 }
+            }
+            for (change, result) in zip(changes, applied) {
+                guard let released = result.releasedContent else { continue }
+                if case .remove(let id, _) = change { incoming[id.envelopeID]?.inDeferredQueue = false }
+                dropped.append(released.id)
+            }
+        }
+        if let cache = nextTryCache {
+            for record in bounced where failuresAwaitingReport.removeValue(forKey: record.id) == nil {
+                if let key = record.nextTryKey { cache.remove(key) }
+            }
+            for key in finishedKeys { poppedKeys.remove(key) }
+            for key in newKeys { cache.insert(key) }
+        }
+
+        // 2. The incoming log: outcomes (delivered ones may lag: rule 4), then closes.
+        var records: [LogRecord] = []
+        var touched: [EnvelopeID] = []
+        for (id, state, reply) in outcomes {
+            guard var envelope = incoming[id.envelopeID] else { continue }
+            if envelope.transaction.recipients[Int(id.index)].state == .pending { envelope.remaining -= 1 }
+            envelope.transaction.recipients[Int(id.index)].state = state
+            incoming[id.envelopeID] = envelope
+            records.append(.outcome(id.envelopeID, recipient: Int(id.index), state, reply: reply))
+            if touched.last != id.envelopeID { touched.append(id.envelopeID) }
+        }
+        var closed: [IncomingEnvelope] = []
+        for id in Set(touched).sorted() {
+            guard let envelope = incoming[id], envelope.isFinished else { continue }
+            let completed = envelope.transaction.recipients.allSatisfy { $0.state == .delivered }
+            records.append(.closed(id, completed ? .completed : .movedToDeferred))
+            closed.append(envelope)
+        }
+        if !records.isEmpty {
+            do {
+                try await log.commit(records)
+            } catch {
+                throw .store(operation: "incoming log commit of \(records.count) records", cause: error)
+            }
+        }
+        for envelope in closed {
+            incoming[envelope.transaction.envelopeID] = nil
+            dropped.append(envelope.transaction.content.id)
+        }
+
+        // 3. Bodies whose last reference went, now that the commits are durable (rule 2).
+        for content in dropped {
+            guard let count = references[content] else { continue }
+            if count > 1 {
+                references[content] = count - 1
+                continue
+            }
+            references[content] = nil
+            do {
+                try contentStore.release(content)
+            } catch {
+                throw .store(operation: "releasing body \(content)", cause: error)
+            }
+            totals.bodiesReleased += 1
+        }
+        for result in results {
+            switch result.outcome {
+            case .delivered: totals.delivered += 1
+            case .postponed: totals.postponed += 1
+            case .temporaryFailure, .permanentFailure: break
+            }
+        }
+        totals.bounced += bounced.count
+    }
+
+    /// Applies the retry policy and the queue lifetime to a disposition. A temporary
+    /// failure is retried at the destination's retry time when the destination is known
+    /// down (every message waiting for it tries at the same moment: the seed's "Next Retry
+    /// Time"), else at the policy's next try from the destination's (or the recipient's)
+    /// first failure; never after the message's lifetime ends, and at or past it the
+    /// recipient expires (a permanent failure, kept with its last reply).
+    func fate(of result: RecipientDisposition, arrival: UInt64, firstFailure: UInt64?, address: String, now: Timestamp) -> RecipientFate {
+        let reply: StatusReply
+        var gate: Timestamp?
+        switch result.outcome {
+        case .delivered(let delivered):
+            return .delivered(delivered)
+        case .permanentFailure(let failure):
+            totals.failed += 1
+            return .failed(failure, expired: false)
+        case .temporaryFailure(let failure):
+            reply = failure
+        case .postponed(let until, let failure):
+            reply = failure
+            gate = until
+        }
+        let arrivedAt = Timestamp(microsecondsSinceEpoch: arrival)
+        let lifetimeEnd = arrivedAt + configuration.maximumQueueLifetime
+        let host = result.nextHop?.host ?? StaticRouteResolver.domain(of: address)?.host ?? "invalid"
+        let destination = result.nextHop.flatMap { destinations.state(of: $0) }
+        let first = destination?.firstFailure ?? firstFailure.map(Timestamp.init(microsecondsSinceEpoch:)) ?? now
+        guard now < lifetimeEnd,
+            case .retry(let at, _, let expiresAt) = policy.decide(
+                destination: host, firstFailure: first, messageArrival: arrivedAt, now: now, delayWarned: true, using: &random)
+        else {
+            totals.failed += 1
+            totals.expired += 1
+            return .failed(reply, expired: true)
+        }
+        var next = at
+        if let gate {
+            next = gate
+        } else if let down = destination?.nextRetry, down > now {
+            next = down
+        }
+        next = min(next, expiresAt, lifetimeEnd)
+        if gate == nil { totals.deferred += 1 }
+        return .deferred(nextTry: next, reply, attempted: gate == nil)
+    }
+
+    /// The deferred queue's destination for a recipient: its next hop when resolved, else
+    /// its domain as startup writes it (`invalid` when it has none).
+    func deferredDestination(_ nextHop: NextHop?, address: String) -> String {
+        let name = nextHop?.name ?? QueueStartup.recipientDomain(address)
+        return DeferredQueueSchema.destinationProblem(name) == nil ? name : "invalid"
+    }
+}

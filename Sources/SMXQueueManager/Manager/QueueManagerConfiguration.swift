@@ -1,0 +1,80 @@
+import SMXStore
+
+/// Everything a ``QueueManager`` is configured with besides its stores and collaborators:
+/// the active queue's size and fill rules, how long the resolver and the agents may take,
+/// the job size, the per-destination concurrency limits, the longest a message may stay
+/// queued, and what the receiving side and startup are given.
+///
+/// Checked when made (``QueueManagerConfigurationError``), so a bad configuration fails
+/// at startup and never in the scheduler loop.
+public struct QueueManagerConfiguration: Sendable {
+    /// Postfix's `maximal_queue_lifetime` (5 days).
+    public static let defaultMaximumQueueLifetime = Duration.days(5)
+    public static let defaultResolverTimeout = Duration.seconds(60)
+    public static let defaultAgentTimeout = Duration.minutes(10)
+
+    /// The active queue's capacity, low watermark, deferred reserve and maximum, batch.
+    public var activeQueue: ActiveQueueConfiguration
+    /// An entry that waits this long for the address resolver leaves the active queue for
+    /// the deferred queue with a temporary error (the seed's "Cleanup of Active Queue").
+    public var resolverTimeout: Duration
+    /// An entry that waits this long for a delivery agent's result does the same; a result
+    /// that comes later is ignored (a late success may deliver twice: rule 4).
+    public var agentTimeout: Duration
+    /// Most recipients of one envelope in one job (one SMTP transaction).
+    public var recipientsPerJob: Int
+    /// Jobs in flight per destination.
+    public var destinationLimits: DestinationLimits
+    /// Destinations the ``DestinationTable`` remembers while it can forget idle ones.
+    public var destinationTableCapacity: Int
+    /// A temporary failure at or after `arrival + maximumQueueLifetime` is final: the
+    /// recipient expires (a failed DSN). The retry rule's own lifetime applies too; the
+    /// shorter wins.
+    public var maximumQueueLifetime: Duration
+    /// The receiving side's limits.
+    public var receiver: ReceiverConfiguration
+    /// Asked on every MAIL FROM and final dot, unless ``loadControl`` is set.
+    public var admission: any AdmissionPolicy
+    /// When set, the receiver's admission is this control over the manager's own load
+    /// (open incoming transactions, active-queue entries), with its hysteresis, instead of
+    /// ``admission``.
+    public var loadControl: AdmissionControl?
+    /// Startup's batch size and next-try cache capacity.
+    public var startup: QueueStartup.Configuration
+    /// Seeds the generator the retry policy's fuzz draws from; nil: a random seed. Tests
+    /// and simulations give one so that runs replay.
+    public var randomSeed: UInt64?
+
+    public init(
+        activeQueue: ActiveQueueConfiguration,
+        destinationLimits: DestinationLimits,
+        resolverTimeout: Duration = defaultResolverTimeout,
+        agentTimeout: Duration = defaultAgentTimeout,
+        recipientsPerJob: Int = JobBuilder.defaultRecipientsPerJob,
+        destinationTableCapacity: Int = DestinationTable.defaultCapacity,
+        maximumQueueLifetime: Duration = defaultMaximumQueueLifetime,
+        receiver: ReceiverConfiguration = ReceiverConfiguration(),
+        admission: any AdmissionPolicy = AlwaysAccept(),
+        loadControl: AdmissionControl? = nil,
+        startup: QueueStartup.Configuration = QueueStartup.Configuration(),
+        randomSeed: UInt64? = nil
+    ) throws(QueueManagerConfigurationError) {
+        guard resolverTimeout > .zero else { throw .invalid("the resolver timeout must be positive") }
+        guard agentTimeout > .zero else { throw .invalid("the agent timeout must be positive") }
+        guard recipientsPerJob >= 1 else { throw .invalid("recipients per job must be at least 1, not \(recipientsPerJob)") }
+        guard destinationTableCapacity >= 1 else { throw .invalid("the destination table capacity must be at least 1") }
+        guard maximumQueueLifetime > .zero else { throw .invalid("the maximum queue lifetime must be positive") }
+        self.activeQueue = activeQueue
+        self.destinationLimits = destinationLimits
+        self.resolverTimeout = resolverTimeout
+        self.agentTimeout = agentTimeout
+        self.recipientsPerJob = recipientsPerJob
+        self.destinationTableCapacity = destinationTableCapacity
+        self.maximumQueueLifetime = maximumQueueLifetime
+        self.receiver = receiver
+        self.admission = admission
+        self.loadControl = loadControl
+        self.startup = startup
+        self.randomSeed = randomSeed
+    }
+}
