@@ -226,26 +226,9 @@ public enum BTreeJournal {
         base: UInt64,
         growthBytes: Int
     ) throws -> BTreeJournalWriter {
-        let temporary = rewritePath(for: file)
-        if try fileSystem.itemType(temporary) != nil { try fileSystem.removeFile(temporary) }
-        let handle = try fileSystem.openFile(temporary, mode: .createNew)
-        do {
-            let header = FileHeader(
-                kind: .deferredQueueJournal, queueID: queueID, segmentNumber: generation, baseSequence: base,
-                createdMicros: wallClockMicros()
-            )
-            try handle.allocate(offset: 0, length: growthBytes)
-            try handle.write(header.encode(), at: 0)
-            try handle.fullSync()
-            try fileSystem.rename(temporary, to: path(for: file))
-            try fileSystem.syncDirectory(Path.directory(of: file))
-        } catch {
-            try? handle.close()
-            throw error
-        }
-        return BTreeJournalWriter(
-            handle: handle, generation: generation, offset: FormatConstants.fileHeaderSize, capacity: growthBytes,
-            growthBytes: growthBytes
+        try writeNew(
+            fileSystem: fileSystem, at: rewritePath(for: file), renamedTo: path(for: file), file: file,
+            queueID: queueID, generation: generation, base: base, growthBytes: growthBytes
         )
     }
 }
@@ -264,9 +247,27 @@ extension BTreeJournal {
         base: UInt64,
         growthBytes: Int
     ) throws -> BTreeJournalWriter {
-        let next = nextPath(for: file)
-        if try fileSystem.itemType(next) != nil { try fileSystem.removeFile(next) }
-        let handle = try fileSystem.openFile(next, mode: .createNew)
+        try writeNew(
+            fileSystem: fileSystem, at: nextPath(for: file), renamedTo: nil, file: file,
+            queueID: queueID, generation: generation, base: base, growthBytes: growthBytes
+        )
+    }
+
+    /// A new journal file at `path` (a leftover there is removed first): header and
+    /// preallocated room, synced; then renamed to `renamedTo` if given; then the directory
+    /// synced. Returns the open appender.
+    private static func writeNew(
+        fileSystem: any FileSystem,
+        at path: String,
+        renamedTo: String?,
+        file: String,
+        queueID: QueueID,
+        generation: UInt64,
+        base: UInt64,
+        growthBytes: Int
+    ) throws -> BTreeJournalWriter {
+        if try fileSystem.itemType(path) != nil { try fileSystem.removeFile(path) }
+        let handle = try fileSystem.openFile(path, mode: .createNew)
         do {
             let header = FileHeader(
                 kind: .deferredQueueJournal, queueID: queueID, segmentNumber: generation, baseSequence: base,
@@ -275,6 +276,7 @@ extension BTreeJournal {
             try handle.allocate(offset: 0, length: growthBytes)
             try handle.write(header.encode(), at: 0)
             try handle.fullSync()
+            if let renamedTo { try fileSystem.rename(path, to: renamedTo) }
             try fileSystem.syncDirectory(Path.directory(of: file))
         } catch {
             try? handle.close()
