@@ -10,7 +10,7 @@ let fuzzTargets = [
     "FuzzRecordDecoder", "FuzzSegmentReader", "FuzzFileHeader",
     "FuzzBlobDecoder", "FuzzContentSegment", "FuzzSegmentHint", "FuzzReleaseJournal",
     "FuzzBTreePage", "FuzzBTreeFile", "FuzzBTreeJournal", "FuzzDeferredRecord",
-    "FuzzXText",
+    "FuzzXText", "FuzzStatusReply",
 ]
 
 let package = Package(

@@ -47,4 +47,27 @@ extension FuzzHarness {
             preconditionFailure("encoded xtext does not decode: \(error)")
         }
     }
+
+    public static func statusReply(_ input: UnsafeRawBufferPointer) {
+        statusReply(Array(input.prefix(maxInput)))
+    }
+
+    /// The input as a reply text a remote server sent (stored in the deferred queue, read
+    /// back by the notification pass): the enhanced status code leading it is nil, or a
+    /// valid one (class 2, 4 or 5, subject and detail up to 999) that the text opens with
+    /// (RFC 3463 syntax: 1 digit, 1 to 3, 1 to 3), followed by a space or the end.
+    public static func statusReply(_ data: [UInt8]) {
+        let data = data.count > maxInput ? Array(data.prefix(maxInput)) : data
+        let text = String(decoding: data, as: UTF8.self)
+        guard let code = EnhancedStatusCode(leadingIn: text) else { return }
+        precondition([2, 4, 5].contains(code.statusClass) && (0...999).contains(code.subject) && (0...999).contains(code.detail),
+                      "invalid code \(code) from \(data)")
+        let utf8 = Array(text.utf8)
+        let head = utf8.prefix { $0 != UInt8(ascii: " ") }
+        let fields = head.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        precondition(fields.count == 3 && fields[0].count == 1 && fields.dropFirst().allSatisfy { (1...3).contains($0.count) },
+                      "code \(code) read from a reply that does not open with one: \(utf8.prefix(16))")
+        let parts = fields.map { Int(String(decoding: $0, as: UTF8.self)) }
+        precondition(parts == [code.statusClass, code.subject, code.detail], "code \(code) does not open the reply \(utf8.prefix(16))")
+    }
 }

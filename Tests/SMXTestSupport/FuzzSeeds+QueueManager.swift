@@ -21,4 +21,21 @@ extension FuzzSeeds {
         ]
         return valid.map { Seed(name: "xtext-\($0.0)", bytes: $0.1) } + damaged.map { Seed(name: "xtext-\($0.0)", bytes: Array($0.1.utf8)) }
     }
+
+    /// Reply texts as remote servers write them, and ones that only look like it.
+    static func statusReply() -> [Seed] {
+        let texts: [(String, String)] = [
+            ("user-unknown", "5.1.1 <bob@example.com>: Recipient address rejected: User unknown"),
+            ("greylisted", "4.7.1 Greylisted, try again later"),
+            ("code-only", "2.0.0"),
+            ("largest", "5.999.999 x"),
+            ("too-large", "5.1000.1 x"),
+            ("class-3", "3.1.1 nope"),
+            ("no-space", "5.1.1abc"),
+            ("two-parts", "5.1 only"),
+            ("basic-code", "550 no such user"),
+            ("empty", ""),
+        ]
+        return texts.map { Seed(name: "reply-\($0.0)", bytes: Array($0.1.utf8)) }
+    }
 }

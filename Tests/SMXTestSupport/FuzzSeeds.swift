@@ -26,6 +26,7 @@ public enum FuzzSeeds {
             ("FuzzBTreeJournal", btreeJournal()),
             ("FuzzDeferredRecord", deferredRecord()),
             ("FuzzXText", xtext()),
+            ("FuzzStatusReply", statusReply()),
         ]
     }
 
@@ -44,6 +45,7 @@ public enum FuzzSeeds {
         case "FuzzBTreeJournal": FuzzHarness.btreeJournal
         case "FuzzDeferredRecord": FuzzHarness.deferredRecord
         case "FuzzXText": FuzzHarness.xtext
+        case "FuzzStatusReply": FuzzHarness.statusReply
         default: nil
         }
     }

@@ -319,5 +319,9 @@ import SMXTestSupport
         #expect(EnhancedStatusCode(leadingIn: "3.1.1 x") == nil)
         #expect(EnhancedStatusCode(leadingIn: "5.1.1000 x") == nil)
         #expect(EnhancedStatusCode(leadingIn: "") == nil)
+        // RFC 3463's digit counts: a code cut short by a longer part is no code.
+        #expect(EnhancedStatusCode(leadingIn: "5.1.00000000001 x") == nil)
+        #expect(EnhancedStatusCode(leadingIn: "55.1.1 x") == nil)
+        #expect(EnhancedStatusCode(leadingIn: "5.01.001 x") == EnhancedStatusCode(5, 1, 1))
     }
 }
