@@ -298,7 +298,6 @@ public final class BTreeFile: @unchecked Sendable {
         }
         if let outcome = try checkDamage(contents, path: journalPath, damageMayBeARace: damageMayBeARace) { return outcome }
 
-        var nextDamaged = false
         if let nextBytes, let nextHeader = try? BTreeJournal.header(nextBytes, queueID: configuration.queueID, path: nextPath) {
             let generation = nextHeader.segmentNumber
             guard generation <= checkpoint.checkpoint || (generation == checkpoint.checkpoint + 1 && current) else {
@@ -333,7 +332,6 @@ public final class BTreeFile: @unchecked Sendable {
                 try self.replay(txid: txid, operations)
             }
             if let outcome = try checkDamage(nextContents, path: nextPath, damageMayBeARace: damageMayBeARace) { return outcome }
-            nextDamaged = nextContents.damage != nil
         }
         if configuration.readOnly {
             // A checkpoint that finished while the journals were read may have renamed the
@@ -348,7 +346,6 @@ public final class BTreeFile: @unchecked Sendable {
             // The fresh journal is in place and continues the new checkpoint: the next
             // journal has nothing that checkpoint does not hold.
             if nextExists {
-                if nextDamaged { logger.info("deferred queue next journal ends in an unfinished commit") }
                 try fileSystem.removeFile(nextPath)
                 try fileSystem.syncDirectory(Path.directory(of: path))
             }
