@@ -1,5 +1,6 @@
-/// SplitMix64: the queue manager's source for the retry policy's fuzz. Seeded, so a
-/// simulation with a ``ManualClock`` replays exactly; not for anything secret.
+/// SplitMix64: the queue manager's source for the retry policy's fuzz (and, its first
+/// output, the mixing of MIME boundary seeds). Seeded, so a simulation with a
+/// ``ManualClock`` replays exactly; not for anything secret.
 struct SeededRandomNumberGenerator: RandomNumberGenerator, Sendable {
     private var state: UInt64
 

@@ -27,12 +27,10 @@ enum MIMEBoundary {
         return false
     }
 
-    /// SplitMix64's finaliser: a bijection on 64-bit values.
+    /// SplitMix64's first output from `value`: a bijection on 64-bit values.
     private static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9E37_79B9_7F4A_7C15
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+        var generator = SeededRandomNumberGenerator(seed: value)
+        return generator.next()
     }
 
     private static func hex(_ value: UInt64) -> String {

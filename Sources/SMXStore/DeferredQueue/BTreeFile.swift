@@ -284,18 +284,10 @@ public final class BTreeFile: @unchecked Sendable {
             )
         }
         var replayed = 0
-        let contents = try BTreeJournal.read(bytes, queueID: configuration.queueID, path: journalPath) { txid, operations in
-            guard txid > checkpoint.txid else { return }
-            guard current else {
-                throw StoreError(
-                    .corrupted,
-                    "journal generation \(header.segmentNumber) holds commit \(txid), after checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
-                    path: journalPath
-                )
-            }
-            replayed += 1
-            try self.replay(txid: txid, operations)
-        }
+        let contents = try replayCommits(
+            bytes, path: journalPath, generation: header.segmentNumber, mayHoldNewer: current, checkpoint: checkpoint,
+            replayed: &replayed
+        )
         if let outcome = try checkDamage(contents, path: journalPath, damageMayBeARace: damageMayBeARace) { return outcome }
 
         if let nextBytes, let nextHeader = try? BTreeJournal.header(nextBytes, queueID: configuration.queueID, path: nextPath) {
@@ -319,18 +311,10 @@ public final class BTreeFile: @unchecked Sendable {
                 }
                 lock.withLock { meta.txid = nextHeader.baseSequence }
             }
-            let nextContents = try BTreeJournal.read(nextBytes, queueID: configuration.queueID, path: nextPath) { txid, operations in
-                guard txid > self.lock.withLock({ self.meta.txid }) else { return }
-                guard generation >= checkpoint.checkpoint else {
-                    throw StoreError(
-                        .corrupted,
-                        "next journal generation \(generation) holds commit \(txid), after checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
-                        path: nextPath
-                    )
-                }
-                replayed += 1
-                try self.replay(txid: txid, operations)
-            }
+            let nextContents = try replayCommits(
+                nextBytes, path: nextPath, generation: generation, mayHoldNewer: generation >= checkpoint.checkpoint,
+                checkpoint: checkpoint, replayed: &replayed
+            )
             if let outcome = try checkDamage(nextContents, path: nextPath, damageMayBeARace: damageMayBeARace) { return outcome }
         }
         if configuration.readOnly {
@@ -357,6 +341,27 @@ public final class BTreeFile: @unchecked Sendable {
             )
         }
         return .replayed
+    }
+
+    /// Replays the commits of one journal above the state's transaction (the journals'
+    /// commits come in transaction order, so that skips what the checkpoint or the journal
+    /// read before already holds). A journal that may not hold newer commits (`mayHoldNewer`
+    /// false) and does is corruption.
+    private func replayCommits(
+        _ bytes: [UInt8], path: String, generation: UInt64, mayHoldNewer: Bool, checkpoint: MetaPage, replayed: inout Int
+    ) throws -> BTreeJournal.Contents {
+        try BTreeJournal.read(bytes, queueID: configuration.queueID, path: path) { txid, operations in
+            guard txid > lock.withLock({ meta.txid }) else { return }
+            guard mayHoldNewer else {
+                throw StoreError(
+                    .corrupted,
+                    "journal generation \(generation) holds commit \(txid), after checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
+                    path: path
+                )
+            }
+            replayed += 1
+            try replay(txid: txid, operations)
+        }
     }
 
     /// A journal's damage: `readAgain` for a reader that may have raced an append; an error

@@ -20,7 +20,10 @@
 /// written to `<file>.journal.new`, synced, renamed over the old one, and the directory
 /// synced. A crash before the meta sync leaves the old meta and the old journal (replayed
 /// as before); after it, the old journal's commits are all at or below the new meta's
-/// transaction id and are skipped.
+/// transaction id and are skipped. A checkpoint that runs behind the commits creates the
+/// next journal first (`<file>.journal.next`, ``createNext(fileSystem:file:queueID:generation:base:growthBytes:)``),
+/// and renames it over the journal after the meta sync (``BTreeFile`` documents how an
+/// open replays what a crash leaves of the two).
 ///
 /// ```
 /// file header (64 bytes, kind 8 "deferred queue journal",

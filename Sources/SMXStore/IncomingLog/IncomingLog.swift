@@ -215,17 +215,6 @@ public final class IncomingLog: Sendable {
         try await commit([record])
     }
 
-    /// Writes fresh copies of the given open transactions into the newest segments.
-    public func carryForward(_ ids: [EnvelopeID]) async throws {
-        var byDirectory: [Int: [EnvelopeID]] = [:]
-        for id in ids {
-            if let d = directoryHolding(id) { byDirectory[d, default: []].append(id) }
-        }
-        for (d, ids) in byDirectory.sorted(by: { $0.key < $1.key }) {
-            try await directories[d].carryForward(ids)
-        }
-    }
-
     /// Where a record goes when it is the only one of its commit.
     private func directoryIndex(for record: LogRecord) throws -> Int {
         switch record {

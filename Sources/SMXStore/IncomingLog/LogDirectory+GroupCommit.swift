@@ -33,14 +33,6 @@ extension LogDirectory {
         }
     }
 
-    /// Writes fresh copies of the still-open transactions among `ids` into the newest
-    /// segment, so the segments holding their older copies can be recycled.
-    func carryForward(_ ids: [EnvelopeID]) async throws {
-        _ = try await enqueueAndWait(bytes: nil) { directory in
-            ids.compactMap { directory.live[$0] }.map { Item(.carriedForward($0.transaction)) }
-        }
-    }
-
     /// `prepare` runs under the lock, validates, updates the live set and returns the items
     /// to enqueue. With `bytes` given, the call waits for buffer space first (back-pressure).
     private func enqueueAndWait(
@@ -81,14 +73,7 @@ extension LogDirectory {
                     return
                 }
                 for (i, item) in items.enumerated() {
-                    pending.append(Pending(
-                        type: item.record.type,
-                        envelopeID: item.record.envelopeID,
-                        sequence: sequencer.sequence(),
-                        payload: item.payload,
-                        waiter: i == items.count - 1 ? continuation : nil
-                    ))
-                    pendingBytes += item.framedSize
+                    appendPending(item, waiter: i == items.count - 1 ? continuation : nil)
                 }
                 pendingCommits += 1
                 if pendingCommits >= wakeThreshold {
@@ -98,6 +83,19 @@ extension LogDirectory {
             }
             if case .durable(let sequence) = result { return sequence }
         }
+    }
+
+    /// Queues one record for the sync thread (lock held), numbered now; `waiter` is resumed
+    /// once it is durable.
+    func appendPending(_ item: Item, waiter: UnsafeContinuation<EnqueueResult, any Error>?) {
+        pending.append(Pending(
+            type: item.record.type,
+            envelopeID: item.record.envelopeID,
+            sequence: sequencer.sequence(),
+            payload: item.payload,
+            waiter: waiter
+        ))
+        pendingBytes += item.framedSize
     }
 
     /// Checks a commit against the open transactions and applies it (lock held). All or

@@ -226,17 +226,7 @@ extension LogDirectory {
             let entries = oldest.homed.sorted().compactMap { live[$0] }
             guard carryForward else { return entries }
             guard failure == nil else { return [] }
-            for entry in entries {
-                let item = Item(.carriedForward(entry.transaction))
-                pending.append(Pending(
-                    type: item.record.type,
-                    envelopeID: item.record.envelopeID,
-                    sequence: sequencer.sequence(),
-                    payload: item.payload,
-                    waiter: nil
-                ))
-                pendingBytes += item.framedSize
-            }
+            for entry in entries { appendPending(Item(.carriedForward(entry.transaction)), waiter: nil) }
             return []
         }
         if !handed.isEmpty { onHandOff?(handed.map(\.transaction)) }
