@@ -117,10 +117,12 @@ public final class NotificationPass: Sendable {
     struct Plan {
         var reported: [DeferredRecipient] = []
         var delayed: [DeferredRecipient] = []
-        var suppressed: [RecipientID] = []
-        var dropped: [RecipientID] = []
+        var suppressed: [DeferredRecipient] = []
+        var dropped: [DeferredRecipient] = []
         var dropReason: DroppedNotification.Reason?
-        var removals: [RecipientID] { reported.map(\.id) + suppressed + dropped }
+        /// Every failed recipient due: reported, suppressed or dropped, all removed.
+        var removed: [DeferredRecipient] { reported + suppressed + dropped }
+        var removals: [RecipientID] { removed.map(\.id) }
     }
 
     /// Reads the envelope afresh, sends its notification if one is owed, then commits.
@@ -138,21 +140,7 @@ public final class NotificationPass: Sendable {
         }
         let plan = plan(transaction, recipients, now: now)
         guard !plan.removals.isEmpty || !plan.delayed.isEmpty else { return }
-
-        var sent: SentNotification?
-        if !plan.reported.isEmpty || !plan.delayed.isEmpty {
-            // In RCPT TO order, failed and delayed recipients alike.
-            let arrival = Timestamp(microsecondsSinceEpoch: transaction.arrivalMicros)
-            let listed = (plan.reported.map { ($0.id, $0.failureStatus()) } + plan.delayed.map { recipient in
-                (recipient.id, recipient.delayStatus(willRetryUntil: arrival + retryPolicy.rule(for: recipient.destination).lifetime))
-            }).sorted { $0.0 < $1.0 }
-            let entries = listed.map(\.1)
-            let ids = listed.map(\.0)
-            sent = try await send(
-                about: OriginalEnvelope(transaction), envelopeID: envelopeID, content: transaction.content,
-                isPostmasterNotice: false, entries: entries, recipients: ids, now: now
-            )
-        }
+        let sent = try await send(plan, about: transaction, now: now)
 
         var changes = plan.removals.sorted().map { DeferredQueueChange.remove($0, .bounced) }
         if !plan.delayed.isEmpty { changes.append(.noteDelayNotification(envelopeID, at: now.microsecondsSinceEpoch)) }
@@ -167,7 +155,7 @@ public final class NotificationPass: Sendable {
         report.recipientsSuppressed += plan.suppressed.count
         report.recipientsWarned += plan.delayed.count
         if let reason = plan.dropReason {
-            report.dropped.append(DroppedNotification(envelopeID: envelopeID, recipients: plan.dropped.sorted(), reason: reason))
+            report.dropped.append(DroppedNotification(envelopeID: envelopeID, recipients: plan.dropped.map(\.id).sorted(), reason: reason))
             logger.info("envelope \(envelopeID): failure of \(plan.dropped.count) recipient(s) dropped without notification (\(reason))")
         }
         report.removedRecipients += plan.removals.sorted()
@@ -178,6 +166,22 @@ public final class NotificationPass: Sendable {
         }
     }
 
+    /// Sends the one notification `plan` owes for `transaction` (its failed and its delayed
+    /// recipients together, in RCPT TO order), durable once this returns; nil when none is
+    /// owed or the route drops it. The recipients are not touched: that is the caller's
+    /// commit, after this returns.
+    func send(_ plan: Plan, about transaction: DeferredTransaction, now: Timestamp) async throws(NotificationPassError) -> SentNotification? {
+        guard !plan.reported.isEmpty || !plan.delayed.isEmpty else { return nil }
+        let arrival = Timestamp(microsecondsSinceEpoch: transaction.arrivalMicros)
+        let listed = (plan.reported.map { ($0.id, $0.failureStatus()) } + plan.delayed.map { recipient in
+            (recipient.id, recipient.delayStatus(willRetryUntil: arrival + retryPolicy.rule(for: recipient.destination).lifetime))
+        }).sorted { $0.0 < $1.0 }
+        return try await send(
+            about: OriginalEnvelope(transaction), envelopeID: transaction.envelopeID, content: transaction.content,
+            isPostmasterNotice: false, entries: listed.map(\.1), recipients: listed.map(\.0), now: now
+        )
+    }
+
     /// Sorts one envelope's recipients: failures due (reported, suppressed by NOTIFY, or
     /// dropped), and delayed recipients owed a warning.
     func plan(_ transaction: DeferredTransaction, _ recipients: [DeferredRecipient], now: Timestamp) -> Plan {
@@ -185,12 +189,12 @@ public final class NotificationPass: Sendable {
         let isPostmasterNotice = Self.isPostmasterNotice(transaction)
         for recipient in recipients where recipient.status == .failed && (recipient.nextTry ?? 0) <= now.microsecondsSinceEpoch {
             if isPostmasterNotice {
-                plan.dropped.append(recipient.id)
+                plan.dropped.append(recipient)
                 plan.dropReason = .postmasterNoticeFailed
             } else if !recipient.wantsFailureNotification {
-                plan.suppressed.append(recipient.id)
+                plan.suppressed.append(recipient)
             } else if transaction.sender.isEmpty && configuration.postmaster.isEmpty {
-                plan.dropped.append(recipient.id)
+                plan.dropped.append(recipient)
                 plan.dropReason = .noPostmaster
             } else {
                 plan.reported.append(recipient)

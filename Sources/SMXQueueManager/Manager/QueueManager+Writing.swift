@@ -6,9 +6,10 @@ extension QueueManager {
     /// next-try cache, then one incoming-log commit (outcomes, and the close of every
     /// transaction whose recipients all have their result), then the releases of bodies
     /// whose last reference went (rules 2–4). `bounced` are failed recipients whose DSN
-    /// the DSN pass reported: removed as `bounced` in the same commit.
-    func write(_ results: [RecipientDisposition], bounced: [DeferredRecipient] = [], now: Timestamp) async throws(QueueManagerError) {
-        guard !results.isEmpty || !bounced.isEmpty else { return }
+    /// the DSN pass reported: removed as `bounced` in the same commit; `delayMarks` are the
+    /// envelopes whose delay notification is durable, marked (before the removals).
+    func write(_ results: [RecipientDisposition], bounced: [DeferredRecipient] = [], delayMarks: [EnvelopeID] = [], now: Timestamp) async throws(QueueManagerError) {
+        guard !results.isEmpty || !bounced.isEmpty || !delayMarks.isEmpty else { return }
         var addOrder: [EnvelopeID] = []
         var adds: [EnvelopeID: [DeferredRecipient]] = [:]
         var updates: [DeferredQueueChange] = []
@@ -33,13 +34,15 @@ extension QueueManager {
                 case .delivered(let reply):
                     outcomes.append((result.id, .delivered, reply.logText))
                 case .deferred(let nextTry, let reply, let attempted):
-                    add(DeferredRecipient(
+                    let record = DeferredRecipient(
                         id: result.id, address: recipient.address, notify: recipient.notify, originalRecipient: recipient.originalRecipient,
                         destination: destination, status: .deferred, attempts: attempted ? 1 : 0,
                         firstFailureMicros: attempted ? now.microsecondsSinceEpoch : nil,
                         lastAttemptMicros: attempted ? now.microsecondsSinceEpoch : nil,
                         lastReply: reply.storedReply, nextTry: nextTry.microsecondsSinceEpoch
-                    ))
+                    )
+                    add(record)
+                    noteDelay(of: record, sender: envelope.transaction.sender, arrival: envelope.transaction.arrivalMicros, now: now)
                     outcomes.append((result.id, .movedToDeferred, reply.logText))
                 case .failed(let reply, _):
                     add(DeferredRecipient(
@@ -71,6 +74,7 @@ extension QueueManager {
                         updates.append(.requeue(.recipient(result.id), nextTry: nextTry.microsecondsSinceEpoch))
                     }
                     newKeys.append(key(nextTry))
+                    noteDelay(of: entry.recipient, sender: entry.transaction.sender, arrival: entry.transaction.arrivalMicros, now: now)
                 case .failed(let reply, _):
                     updates.append(.recordAttempt(result.id, DeliveryAttempt(
                         atMicros: now.microsecondsSinceEpoch, reply: reply.storedReply, outcome: .failed(reportAt: now.microsecondsSinceEpoch)
@@ -84,7 +88,7 @@ extension QueueManager {
         let changes = addOrder.compactMap { id -> DeferredQueueChange? in
             guard let envelope = incoming[id], let recipients = adds[id] else { return nil }
             return .add(envelope.deferredTransaction, recipients)
-        } + updates + removals
+        } + updates + delayMarks.map { .noteDelayNotification($0, at: now.microsecondsSinceEpoch) } + removals
         var dropped: [ContentID] = []
         if !changes.isEmpty {
             let applied: [DeferredQueueChangeResult]

@@ -23,10 +23,13 @@ import SMXStore
 /// 3. builds jobs (one envelope, one destination, up to `recipientsPerJob`) for resolved
 ///    entries whose destination may start one, and hands them to the agent; entries for a
 ///    destination known down until a later time are deferred to that time untried;
-/// 4. writes every result of the pass (see below);
-/// 5. fills the active queue with ``FillPlanner`` from the incoming queue (FIFO) and the
+/// 4. with ``QueueManagerConfiguration/notifications`` set, queues the notifications owed
+///    (failures whose report time came, delay warnings, successes), durable before step 5
+///    removes or marks what they report;
+/// 5. writes every result of the pass (see below);
+/// 6. fills the active queue with ``FillPlanner`` from the incoming queue (FIFO) and the
 ///    due deferred recipients (through the next-try cache), in large batches;
-/// 6. sends the newly admitted recipients to the ``AddressResolver``.
+/// 7. sends the newly admitted recipients to the ``AddressResolver``.
 ///
 /// **Order of writes** (ARCHITECTURE.md rules 2–4, the seed's "Updating Data in Queues
 /// after a Delivery Attempt"), per pass, coalesced into one deferred-queue commit and then
@@ -97,6 +100,16 @@ public actor QueueManager {
     /// Failed recipients whose report time came (popped from the cache): the DSN pass's.
     var failuresAwaitingReport: [RecipientID: NextTryKey] = [:]
     var jobs: [DeliveryJob.ID: DeliveryJob] = [:]
+    /// Sends the notifications when ``QueueManagerConfiguration/notifications`` is set
+    /// (through a receiver of its own that always admits: reports about queued mail are
+    /// not new load).
+    var notifier: NotificationPass?
+    /// Envelopes that may owe a delay warning, planned by the next pass.
+    var delayOwed: Set<EnvelopeID> = []
+    /// Set when the receiving side did not take a notification: none is tried before.
+    var notificationsRetryAt: Timestamp?
+    /// Why the last notification could not be sent.
+    public internal(set) var lastNotificationError: String?
     /// Admitted this pass; sent to the resolver at its end.
     var toResolve: [RecipientID] = []
     var totals = QueueManagerStatistics.Totals()
@@ -165,6 +178,15 @@ public actor QueueManager {
             onAccepted: { inbox.post(.accepted($0)) }
         )
         self.receiver = receiver
+        if let notifications = configuration.notifications {
+            let own = Receiver(
+                log: log, contentStore: contentStore, envelopeIDs: result.envelopeIDs, configuration: configuration.receiver,
+                admission: AlwaysAccept(), clock: { clock.now().microsecondsSinceEpoch }, onAccepted: { inbox.post(.accepted($0)) }
+            )
+            notifier = NotificationPass(
+                deferredQueue: deferredQueue, contentStore: contentStore, receiver: own, configuration: notifications, retryPolicy: policy
+            )
+        }
         loopTask = Task { await self.runLoop() }
         return receiver
     }
@@ -200,6 +222,7 @@ public actor QueueManager {
                 failure = error
                 break
             }
+            if owesNotificationsNow { continue }
             var reason = WakeReason.newMail
             let due = nextWakeTime()
             if inbox.park(until: due) {
@@ -231,8 +254,10 @@ public actor QueueManager {
         cleanUp(now: now, into: &results)
         dispatch(now: now, into: &results)
         do {
+            let notices = try await notify(results: results, now: now)
             let reported = try reportedFailures(reports.flatMap(\.0))
-            try await write(results, bounced: reported, now: now)
+            let noticed = Set(notices.bounced.map(\.id))
+            try await write(results, bounced: notices.bounced + reported.filter { !noticed.contains($0.id) }, delayMarks: notices.delayMarks, now: now)
             let removed = Set(reported.map(\.id))
             for (ids, continuation) in reports { continuation.resume(returning: .success(Set(ids).intersection(removed).count)) }
         } catch {
@@ -255,6 +280,7 @@ public actor QueueManager {
         if let next = nextTryCache?.nextDueTime.map(Timestamp.init(microsecondsSinceEpoch:)), next > now {
             due = min(due ?? next, next)
         }
+        if let retry = notificationsRetryAt, retry > now { due = min(due ?? retry, retry) }
         return due
     }
 
@@ -262,7 +288,8 @@ public actor QueueManager {
     public var currentReceiver: Receiver? { receiver }
 
     /// Failed recipients whose DSN is due (their next try, the report time, came), for the
-    /// DSN pass; in recipient order.
+    /// DSN pass; in recipient order. With ``QueueManagerConfiguration/notifications`` set the
+    /// manager reports them itself, in the next pass.
     public var failedAwaitingReport: [RecipientID] { failuresAwaitingReport.keys.sorted() }
 
     /// Removes failed recipients whose failure DSN is durable (the DSN pass calls this once

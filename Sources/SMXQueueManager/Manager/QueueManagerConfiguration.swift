@@ -41,6 +41,14 @@ public struct QueueManagerConfiguration: Sendable {
     public var loadControl: AdmissionControl?
     /// Startup's batch size and next-try cache capacity.
     public var startup: QueueStartup.Configuration
+    /// When set, the manager sends the delivery status notifications itself (RFC 3461,
+    /// RFC 3464): a failure notification when a failed recipient's report time comes (the
+    /// recipient then leaves the deferred queue as `bounced`), one delay notification per
+    /// envelope once a deferred recipient that asks for it has waited its retry rule's
+    /// warning time, and a success notification for NOTIFY=SUCCESS. Nil: failed recipients
+    /// stay in the deferred queue for a separate ``NotificationPass`` and
+    /// ``QueueManager/removeReported(_:)``, and no delay or success notification is sent.
+    public var notifications: NotificationConfiguration?
     /// Seeds the generator the retry policy's fuzz draws from; nil: a random seed. Tests
     /// and simulations give one so that runs replay.
     public var randomSeed: UInt64?
@@ -57,6 +65,7 @@ public struct QueueManagerConfiguration: Sendable {
         admission: any AdmissionPolicy = AlwaysAccept(),
         loadControl: AdmissionControl? = nil,
         startup: QueueStartup.Configuration = QueueStartup.Configuration(),
+        notifications: NotificationConfiguration? = nil,
         randomSeed: UInt64? = nil
     ) throws(QueueManagerConfigurationError) {
         guard resolverTimeout > .zero else { throw .invalid("the resolver timeout must be positive") }
@@ -75,6 +84,7 @@ public struct QueueManagerConfiguration: Sendable {
         self.admission = admission
         self.loadControl = loadControl
         self.startup = startup
+        self.notifications = notifications
         self.randomSeed = randomSeed
     }
 }

@@ -30,6 +30,14 @@ public struct QueueManagerStatistics: Sendable, Equatable {
         public var bodiesReleased = 0
         /// Scheduler passes run.
         public var passes = 0
+        /// Notifications (failure, delay, success) the manager queued, durable.
+        public var notificationsSent = 0
+        /// Recipients named in a delay notification.
+        public var delayWarned = 0
+        /// Notifications the receiving side did not take (tried again, except successes).
+        public var notificationsFailed = 0
+        /// Success notifications given up (their deliveries were recorded anyway).
+        public var notificationsLost = 0
 
         public init() {}
     }

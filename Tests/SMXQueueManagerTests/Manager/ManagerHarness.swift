@@ -32,11 +32,12 @@ struct ManagerHarness {
     /// Opens the stores on `fileSystem` and starts a manager on them.
     static func start(
         _ fileSystem: SimulatedFileSystem, configuration: QueueManagerConfiguration? = nil, clock: ManualClock? = nil,
-        agent: SimulatedDeliveryAgent? = nil
+        agent: SimulatedDeliveryAgent? = nil, policy: RetryPolicy? = nil
     ) async throws -> ManagerHarness {
         let stores = try QueueStores(fileSystem)
         let clock = clock ?? ManualClock(start: t0)
         let agent = agent ?? SimulatedDeliveryAgent(clock: clock)
+        agent.setBodyReader { id in try? stores.body(id) }
         let resolver = try StaticRouteResolver(routes: [
             StaticRoute(.exact("reject.example"), .reject(StatusReply(code: 550, status: EnhancedStatusCode(5, 1, 2)!, text: "no such domain"))),
             StaticRoute(.exact("later.example"), .reject(StatusReply(code: 451, status: EnhancedStatusCode(4, 4, 3)!, text: "lookup failed"))),
@@ -44,7 +45,7 @@ struct ManagerHarness {
         ])
         let manager = try QueueManager(
             log: stores.log, contentStore: stores.content, deferredQueue: stores.deferred, resolver: resolver, agent: agent,
-            policy: policy(), clock: clock, configuration: configuration ?? Self.configuration()
+            policy: policy ?? Self.policy(), clock: clock, configuration: configuration ?? Self.configuration()
         )
         let receiver = try await manager.start()
         return ManagerHarness(stores: stores, clock: clock, agent: agent, manager: manager, receiver: receiver)

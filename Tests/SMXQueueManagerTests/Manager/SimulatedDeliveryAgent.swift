@@ -29,10 +29,20 @@ final class SimulatedDeliveryAgent: DeliveryAgent {
         var delays: [String: Duration] = [:]
         var jobsPerHost: [String: Int] = [:]
         var deliveries: [RecipientID: Int] = [:]
+        var messages: [DeliveredCopy] = []
+        var bodyReader: (@Sendable (ContentID) -> [UInt8]?)?
         var attempts: [RecipientID: Int] = [:]
         /// Deadlines of the jobs asleep on the clock, by ticket.
         var sleepers: [Int: Timestamp] = [:]
         var nextTicket = 0
+    }
+
+    /// One message as a destination received it.
+    struct DeliveredCopy: Sendable {
+        var envelope: DeliveryEnvelope
+        var addresses: [String]
+        /// The body as the agent read it, when it was given a reader.
+        var body: [UInt8]?
     }
 
     let clock: ManualClock
@@ -51,6 +61,13 @@ final class SimulatedDeliveryAgent: DeliveryAgent {
         state.withLock { $0.delays[host] = delay }
     }
 
+    /// Makes the agent read each body it delivers (the content store's reader).
+    func setBodyReader(_ reader: (@Sendable (ContentID) -> [UInt8]?)?) {
+        state.withLock { $0.bodyReader = reader }
+    }
+
+    /// Every message delivered, in order, with the addresses it went to.
+    var messages: [DeliveredCopy] { state.withLock { $0.messages } }
     /// How many times each recipient was delivered.
     var deliveries: [RecipientID: Int] { state.withLock { $0.deliveries } }
     /// Jobs asleep on the clock that the clock has not reached yet (a job whose deadline
@@ -84,6 +101,8 @@ final class SimulatedDeliveryAgent: DeliveryAgent {
             switch behaviour {
             case .up, .flaky:
                 for recipient in job.recipients { state.deliveries[recipient.id, default: 0] += 1 }
+                let body = state.bodyReader?(job.envelope.content.id)
+                state.messages.append(DeliveredCopy(envelope: job.envelope, addresses: job.recipients.map(\.address), body: body))
                 return DeliveryResult(jobID: job.id, connection: .connected, recipients: job.recipients.map { RecipientResult($0.id, .delivered(Self.accepted)) })
             case .down:
                 return .connectionFailed(job, reply: Self.refused)
