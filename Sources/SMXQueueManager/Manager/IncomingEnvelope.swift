@@ -12,8 +12,6 @@ struct IncomingEnvelope: Sendable {
     var admitted = 0
     /// Recipients whose result is not committed yet.
     var remaining: Int
-    /// The deferred queue holds this envelope's transaction record.
-    var inDeferredQueue = false
 
     init(_ transaction: IncomingTransaction) {
         self.transaction = transaction

@@ -10,6 +10,8 @@ enum ManagerEvent: Sendable {
     /// The DSN pass reported these failed recipients; the continuation gets how many were
     /// removed, or the error that stopped the loop.
     case reported([RecipientID], CheckedContinuation<Result<Int, QueueManagerError>, Never>)
+    /// An operation (``QueueOperations``) committed these changes.
+    case operation(QueueOperationResult)
 }
 
 /// The one door into the scheduler loop (thread-safe): the receiving side's `onAccepted`

@@ -14,6 +14,8 @@ extension QueueManager {
         switch event {
         case .reported(let ids, let continuation):
             reports.append((ids, continuation))
+        case .operation(let result):
+            operationResults.append(result)
         case .accepted(let message):
             let transaction = message.transaction
             guard incoming[transaction.envelopeID] == nil, !transaction.recipients.isEmpty else { return }

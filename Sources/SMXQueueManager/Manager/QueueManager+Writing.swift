@@ -97,14 +97,11 @@ extension QueueManager {
             } catch {
                 throw .store(operation: "deferred queue commit of \(changes.count) changes", cause: error)
             }
-            for id in addOrder where incoming[id]?.inDeferredQueue == false {
-                incoming[id]?.inDeferredQueue = true
-                if let content = incoming[id]?.transaction.content.id { references[content, default: 0] += 1 }
-            }
+            // The commit's own results say which envelope records it created and removed, so
+            // the counts stay true beside other writers (operations) of the same queue.
             for (change, result) in zip(changes, applied) {
-                guard let released = result.releasedContent else { continue }
-                if case .remove(let id, _) = change { incoming[id.envelopeID]?.inDeferredQueue = false }
-                dropped.append(released.id)
+                if result.createdEnvelope, case .add(let transaction, _) = change { references[transaction.content.id, default: 0] += 1 }
+                if let released = result.releasedContent { dropped.append(released.id) }
             }
         }
         if let cache = nextTryCache {
@@ -146,6 +143,20 @@ extension QueueManager {
         }
 
         // 3. Bodies whose last reference went, now that the commits are durable (rule 2).
+        try release(dropped)
+        for result in results {
+            switch result.outcome {
+            case .delivered: totals.delivered += 1
+            case .postponed: totals.postponed += 1
+            case .temporaryFailure, .permanentFailure: break
+            }
+        }
+        totals.bounced += bounced.count
+    }
+
+    /// Drops one reference per entry (each dropped by a durable commit) and releases the
+    /// bodies whose count reached 0 (rule 2).
+    func release(_ dropped: [ContentID]) throws(QueueManagerError) {
         for content in dropped {
             guard let count = references[content] else { continue }
             if count > 1 {
@@ -160,14 +171,36 @@ extension QueueManager {
             }
             totals.bodiesReleased += 1
         }
-        for result in results {
-            switch result.outcome {
-            case .delivered: totals.delivered += 1
-            case .postponed: totals.postponed += 1
-            case .temporaryFailure, .permanentFailure: break
+    }
+
+    /// Applies what operations committed since the last pass (``operations(logger:)``): one
+    /// reference less per envelope they removed, and the new next-try keys of the
+    /// recipients they released, requeued or bounced (unless the active queue holds them:
+    /// their result writes a key of its own); a requeued recipient's destination is marked
+    /// up, so the retry is not postponed to the destination's own retry time.
+    func applyOperations() throws(QueueManagerError) {
+        guard !operationResults.isEmpty else { return }
+        let applied = operationResults
+        operationResults = []
+        try release(applied.flatMap(\.envelopesRemoved).map(\.content.id))
+        guard let cache = nextTryCache else { return }
+        let rescheduled = applied.filter { [.release, .requeue, .bounce].contains($0.operation) }.flatMap(\.changed)
+        guard !rescheduled.isEmpty else { return }
+        do {
+            let reader = try deferredQueue.reader()
+            defer { reader.close() }
+            let requeued = Set(applied.filter { $0.operation == .requeue }.flatMap(\.changed))
+            for id in rescheduled where deferredEntries[id] == nil {
+                guard let record = try reader.recipient(id) else { continue }
+                // A requeue is the operator's word that the destination may work again
+                // (Postfix's flush revives dead destinations too).
+                if requeued.contains(id), let hop = NextHop(record.destination) { destinations.markUp(hop) }
+                guard let key = record.nextTryKey, !poppedKeys.contains(key) else { continue }
+                cache.insert(key)
             }
+        } catch {
+            throw .store(operation: "reading recipients an operation changed", cause: error)
         }
-        totals.bounced += bounced.count
     }
 
     /// Applies the retry policy and the queue lifetime to a disposition. A temporary

@@ -1,3 +1,4 @@
+import Logging
 import SMXStore
 
 /// The queue manager (the seed's QMGR): the one place that moves envelopes between the
@@ -110,6 +111,8 @@ public actor QueueManager {
     var notificationsRetryAt: Timestamp?
     /// Why the last notification could not be sent.
     public internal(set) var lastNotificationError: String?
+    /// What operations committed, applied after the pass's writes.
+    var operationResults: [QueueOperationResult] = []
     /// Admitted this pass; sent to the resolver at its end.
     var toResolve: [RecipientID] = []
     var totals = QueueManagerStatistics.Totals()
@@ -264,6 +267,7 @@ public actor QueueManager {
             for (_, continuation) in reports { continuation.resume(returning: .failure(error)) }
             throw error
         }
+        try applyOperations()
         try fill(now: now)
         resolveAdmitted()
         loadAdmission?.publish(activeQueueEntries: activeQueue.count)
@@ -322,6 +326,25 @@ public actor QueueManager {
             }
         } catch {
             throw .store(operation: "reading reported recipients", cause: error)
+        }
+    }
+
+    /// The operator's changes (hold, release, requeue, delete, bounce) for use while this
+    /// manager runs: they leave the bodies to the manager and tell its loop what they
+    /// committed, which refreshes its reference counts and next-try cache in its next pass
+    /// (``QueueOperations``). When the loop is not running, an operation releases the bodies
+    /// of the envelopes it removed itself, as a standalone one does.
+    public nonisolated func operations(
+        logger: Logger = Logger(label: "smx.qmgr.ops", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) -> QueueOperations {
+        let inbox = self.inbox
+        let log = self.log
+        let contentStore = self.contentStore
+        return QueueOperations(deferredQueue: deferredQueue, contentStore: contentStore, incomingLog: log, logger: logger, releasesBodies: false) { result in
+            guard !inbox.post(.operation(result)) else { return }
+            for removed in result.envelopesRemoved {
+                _ = BodyReference.releaseIfUnreferenced(removed.content, of: removed.envelopeID, log: log, contentStore: contentStore, logger: logger)
+            }
         }
     }
 

@@ -16,11 +16,25 @@ public struct QueueOperationResult: Equatable, Sendable {
     public var recipientsNotFound: [RecipientID] = []
     /// Bodies released because their envelope left both queues.
     public var releasedBodies: [ContentID] = []
+    /// The body of each envelope whose record the commit removed (its last recipient left
+    /// the deferred queue), released or not: a queue manager drops that reference.
+    public var envelopesRemoved: [RemovedEnvelope] = []
     /// The deferred-queue transaction that committed the change; nil when nothing was
     /// committed (nothing found).
     public var txid: UInt64?
 
     public init(operation: QueueOperationKind) {
         self.operation = operation
+    }
+}
+
+/// An envelope whose record an operation's commit removed, with its body.
+public struct RemovedEnvelope: Equatable, Sendable {
+    public var envelopeID: EnvelopeID
+    public var content: ContentReference
+
+    public init(envelopeID: EnvelopeID, content: ContentReference) {
+        self.envelopeID = envelopeID
+        self.content = content
     }
 }

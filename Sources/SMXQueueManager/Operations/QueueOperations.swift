@@ -11,12 +11,15 @@ import SMXStore
 /// left as that writer left it and counted ``QueueOperationResult/unchanged``.
 ///
 /// **Safe while the queue manager runs.** The manager writes through the same group
-/// commit. It must then refresh what it holds in memory: after every operation
-/// ``onChange`` gets the result; the manager drops held, deleted and bounced recipients
-/// from its next-try cache and active queue and inserts the new next-try keys of released
-/// and requeued ones (read from the deferred queue). A delivery result that arrives later
-/// for a recipient an operation removed does nothing; one for a held recipient leaves it
-/// held (``DeferredQueueChange/recordAttempt(_:_:)``).
+/// commit. Take the operations from ``QueueManager/operations(logger:)`` then: they leave
+/// the bodies to the manager (``releasesBodies`` false) and hand every result to its loop
+/// (``onChange``), which drops the reference of each envelope removed (releasing the body
+/// with its last one) and puts the new next-try keys of released, requeued and bounced
+/// recipients into its next-try cache (a bounced one is then reported by the manager's
+/// notifications). Keys of held and deleted recipients are left to go stale: the fill
+/// skips a key whose record moved on. A delivery result that arrives later for a
+/// recipient an operation removed does nothing; one for a held recipient leaves it held
+/// (``DeferredQueueChange/recordAttempt(_:_:)``).
 ///
 /// - ``hold(_:)``: deferred recipients become held (``DeferredQueueChange/hold(_:)``);
 ///   failed ones keep their owed notification.
@@ -25,12 +28,12 @@ import SMXStore
 /// - ``delete(_:)``: recipients leave without a notification. An envelope goes whole
 ///   (``DeferredQueueChange/deleteEnvelope(_:)``); a single recipient is removed and
 ///   counted as bounced in its envelope's counters (the store has no "deleted" reason).
-///   A body is released after the commit when its envelope left the deferred queue and the
-///   incoming log holds it no more (rule 2).
+///   Without a manager, a body is released after the commit when its envelope left the
+///   deferred queue and the incoming log holds it no more (rule 2).
 /// - ``bounce(_:now:reason:)``: deferred and held recipients fail permanently, their report
 ///   due at `now`, with the reply `5.0.0 bounced by the administrator`
 ///   (``DeferredQueueChange/recordAttempt(_:_:)``, which counts it as an attempt); the
-///   ``NotificationPass`` then tells their senders.
+///   queue manager's notifications (or a ``NotificationPass``) then tell their senders.
 ///
 /// Operations work on the deferred queue only: recipients still in the incoming queue
 /// (not yet tried) are not found.
@@ -41,6 +44,9 @@ public final class QueueOperations: Sendable {
     /// Told every result whose commit changed something, after the commit returned. Must
     /// not block.
     public let onChange: @Sendable (QueueOperationResult) -> Void
+    /// Whether an operation releases the bodies of the envelopes it removes (false when a
+    /// queue manager counts the references: it releases them).
+    public let releasesBodies: Bool
     let logger: Logger
 
     /// The reply text of an administrative bounce, after its enhanced status code.
@@ -49,8 +55,10 @@ public final class QueueOperations: Sendable {
     public init(
         deferredQueue: DeferredQueue, contentStore: ContentStore, incomingLog: IncomingLog,
         logger: Logger = Logger(label: "smx.qmgr.ops", factory: { _ in SwiftLogNoOpLogHandler() }),
+        releasesBodies: Bool = true,
         onChange: @escaping @Sendable (QueueOperationResult) -> Void = { _ in }
     ) {
+        self.releasesBodies = releasesBodies
         self.deferredQueue = deferredQueue
         self.contentStore = contentStore
         self.incomingLog = incomingLog
@@ -145,7 +153,8 @@ public final class QueueOperations: Sendable {
         let removedEnvelopes = wholeEnvelopes ? envelopes : eligible.map(\.id.envelopeID)
         for (envelopeID, outcome) in zip(removedEnvelopes, committed.results) {
             guard let content = outcome.releasedContent else { continue }
-            if BodyReference.releaseIfUnreferenced(content, of: envelopeID, log: incomingLog, contentStore: contentStore, logger: logger) {
+            result.envelopesRemoved.append(RemovedEnvelope(envelopeID: envelopeID, content: content))
+            if releasesBodies, BodyReference.releaseIfUnreferenced(content, of: envelopeID, log: incomingLog, contentStore: contentStore, logger: logger) {
                 result.releasedBodies.append(content.id)
             }
         }

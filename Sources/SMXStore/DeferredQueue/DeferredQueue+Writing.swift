@@ -27,6 +27,7 @@ struct SchemaWriter {
         var result = DeferredQueueChangeResult()
         switch change {
         case .add(let given, let recipients):
+            result.createdEnvelope = try transaction(given.envelopeID) == nil
             result.recipients = try add(given, recipients)
         case .recordAttempt(let id, let attempt):
             if var recipient = try recipient(id) {

@@ -75,10 +75,14 @@ public struct DeferredQueueChangeResult: Sendable, Equatable {
     /// The body of an envelope the change removed from the queue: release it (drop the
     /// reference in the content store) after the commit returned, never before (rule 2).
     public var releasedContent: ContentReference?
+    /// An ``DeferredQueueChange/add(_:_:)`` that created the envelope's record (it was not
+    /// in the queue): the envelope now holds a reference to its body.
+    public var createdEnvelope: Bool
 
-    public init(recipients: Int = 0, releasedContent: ContentReference? = nil) {
+    public init(recipients: Int = 0, releasedContent: ContentReference? = nil, createdEnvelope: Bool = false) {
         self.recipients = recipients
         self.releasedContent = releasedContent
+        self.createdEnvelope = createdEnvelope
     }
 }
 
