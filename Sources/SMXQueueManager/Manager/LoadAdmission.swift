@@ -3,13 +3,10 @@ import SMXStore
 
 /// The queue manager's admission for its ``Receiver``: ``AdmissionControl`` over the load
 /// the manager sees (the seed's "Load Control": favour delivery over taking more mail).
-/// Open incoming transactions are read from the incoming log on every call (a count, no
-/// decoding); active-queue entries are what the scheduler loop last published (after each
+/// Open incoming transactions and the incoming log's and the content store's pending bytes
+/// are read from the stores on every call (counters under their locks, no decoding, no
+/// I/O); active-queue entries are what the scheduler loop last published (after each
 /// pass). The previous decision is kept, so the control's hysteresis applies.
-///
-/// The incoming log's and the content store's pending bytes are not fed: the stores do not
-/// publish them yet, so thresholds on ``LoadResource/incomingLogBytes`` and
-/// ``LoadResource/contentBytesPending`` never fire here.
 ///
 /// Thread-safe; answers at once.
 final class LoadAdmission: AdmissionPolicy {
@@ -20,12 +17,16 @@ final class LoadAdmission: AdmissionPolicy {
 
     let control: AdmissionControl
     let log: IncomingLog
+    let contentStore: ContentStore
     private let state = Mutex(State())
 
-    init(control: AdmissionControl, log: IncomingLog) {
+    init(control: AdmissionControl, log: IncomingLog, contentStore: ContentStore) {
         self.control = control
         self.log = log
+        self.contentStore = contentStore
     }
+
+    var slowDownDelay: Duration { control.slowDownDelay }
 
     /// The loop publishes the active queue's size after each pass.
     func publish(activeQueueEntries: Int) {
@@ -34,8 +35,13 @@ final class LoadAdmission: AdmissionPolicy {
 
     func admission() -> Admission {
         let open = log.openTransactionCount
+        let logBytes = log.pendingByteCount
+        let contentBytes = contentStore.pendingByteCount
         let decision = state.withLock { state -> AdmissionDecision in
-            let pressure = LoadPressure(incomingTransactions: open, activeQueueEntries: state.activeQueueEntries)
+            let pressure = LoadPressure(
+                incomingTransactions: open, incomingLogBytes: logBytes, activeQueueEntries: state.activeQueueEntries,
+                contentBytesPending: contentBytes
+            )
             state.previous = control.decide(pressure, previous: state.previous)
             return state.previous
         }

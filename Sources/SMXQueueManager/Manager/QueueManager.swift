@@ -139,7 +139,7 @@ public actor QueueManager {
         self.configuration = configuration
         wakeup = SchedulerWakeup(clock: clock)
         inbox = ManagerInbox(wakeup: wakeup)
-        loadAdmission = configuration.loadControl.map { LoadAdmission(control: $0, log: log) }
+        loadAdmission = configuration.loadControl.map { LoadAdmission(control: $0, log: log, contentStore: contentStore) }
         activeQueue = ActiveQueue(configuration: configuration.activeQueue)
         planner = FillPlanner(configuration: configuration.activeQueue)
         do {

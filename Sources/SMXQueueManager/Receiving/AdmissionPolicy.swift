@@ -10,6 +10,16 @@ import SMXStore
 public protocol AdmissionPolicy: Sendable {
     /// The admission for a call made now.
     func admission() -> Admission
+    /// How long an SMTP server pauses before it gives the temporary reply of a
+    /// ``Admission/slowDown(_:)`` (the seed's "slow down": delayed replies, so clients send
+    /// less). The receiver itself never waits; it throws ``ReceiveError/slowDown(_:)`` at
+    /// once and the server reads this from ``Receiver/admission``.
+    var slowDownDelay: Duration { get }
+}
+
+extension AdmissionPolicy {
+    /// ``AdmissionControl/defaultSlowDownDelay``.
+    public var slowDownDelay: Duration { AdmissionControl.defaultSlowDownDelay }
 }
 
 /// Takes all mail: for tests and for a queue with no thresholds configured.

@@ -232,6 +232,7 @@ extension ContentStore {
                 pendingHead = 0
             }
             pendingBytes -= bytes
+            writingBytes = bytes
             lastPassWrites = pass.count
             // Busy until the pass is durable: enqueuers need not wake this thread.
             wakeThreshold = Int.max
@@ -253,12 +254,14 @@ extension ContentStore {
                 let took = Int(monotonicMicros() - started)
                 passMicrosAverage = passMicrosAverage == 0 ? took : (passMicrosAverage * 7 + took) / 8
                 let waiters = condition.withLock {
+                    writingBytes = 0
                     statistics_.passMicros += took
                     return complete(pass, segment: segment, number: number, syncs: syncs)
                 }
                 for waiter in waiters { waiter.resume() }
                 housekeeping(idle: false)
             } catch {
+                condition.withLock { writingBytes = 0 }
                 fail(error as? StoreError ?? StoreError(.io, "\(error)", path: configuration.directory))
             }
         }

@@ -150,6 +150,8 @@ public final class ContentStore: @unchecked Sendable {
     var pending: [PendingWrite] = []
     var pendingHead = 0
     var pendingBytes = 0
+    /// Bytes of the pass being written and synced (taken out of `pendingBytes`).
+    var writingBytes = 0
     var enqueuedSequence: UInt64 = 0
     var durableSequence: UInt64 = 0
     var durabilityWaiters: [(sequence: UInt64, continuation: UnsafeContinuation<Void, any Error>)] = []
@@ -307,6 +309,12 @@ public final class ContentStore: @unchecked Sendable {
     // MARK: - Lookup
 
     /// True when a durable, unreleased body has this id.
+    /// Bytes of finished bodies not yet durable (queued for the flusher, or in the pass
+    /// being written and synced): a load figure for admission control (one lock, no I/O).
+    public var pendingByteCount: Int {
+        condition.withLock { pendingBytes + writingBytes }
+    }
+
     public func contains(_ id: ContentID) -> Bool {
         condition.withLock { index[id] != nil }
     }

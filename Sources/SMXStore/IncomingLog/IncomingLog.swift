@@ -254,6 +254,13 @@ public final class IncomingLog: Sendable {
         directories.reduce(0) { sum, d in sum + d.condition.withLock { d.live.count } }
     }
 
+    /// Bytes appended and not yet durable (queued for a group commit, or in the batch being
+    /// written and synced), over every directory: a load figure for admission control (a
+    /// lock per directory, no I/O).
+    public var pendingByteCount: Int {
+        directories.reduce(0) { sum, d in sum + d.condition.withLock { d.pendingBytes + d.writingBytes } }
+    }
+
     public func transaction(_ id: EnvelopeID) -> IncomingTransaction? {
         guard let d = directoryHolding(id) else { return nil }
         return directories[d].condition.withLock { directories[d].live[id] }?.transaction

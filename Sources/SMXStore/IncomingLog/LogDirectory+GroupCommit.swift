@@ -229,6 +229,7 @@ extension LogDirectory {
                 pendingHead = 0
             }
             pendingBytes -= bytes
+            writingBytes = bytes
             let wakers = spaceWaiters
             spaceWaiters = []
             condition.unlock()
@@ -241,6 +242,7 @@ extension LogDirectory {
                 batchMicrosAverage = batchMicrosAverage == 0 ? took : (batchMicrosAverage * 7 + took) / 8
                 let spare = spareSegmentCount()
                 condition.withLock {
+                    writingBytes = 0
                     statistics.writeMicros += took
                     durableSequence = batch[batch.count - 1].sequence
                     spareSegments = spare
@@ -291,6 +293,7 @@ extension LogDirectory {
             pending.removeAll()
             pendingHead = 0
             pendingBytes = 0
+            writingBytes = 0
             pendingCommits = 0
             let waiters = spaceWaiters
             spaceWaiters = []

@@ -45,6 +45,8 @@ final class LogDirectory: @unchecked Sendable {
     var pending: [Pending] = []
     var pendingHead = 0
     var pendingBytes = 0
+    /// Bytes of the batch being written and synced (taken out of `pendingBytes`).
+    var writingBytes = 0
     /// Commits (waiters) among the pending entries.
     var pendingCommits = 0
     /// Commits the last batch carried, and the moving average of a batch's write and

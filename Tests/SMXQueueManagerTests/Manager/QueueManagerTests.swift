@@ -1,3 +1,4 @@
+import Dispatch
 import Testing
 import SMXQueueManager
 import SMXStore
@@ -29,6 +30,40 @@ import SMXTestSupport
         #expect(statistics.totals.delivered == expected.count)
         #expect(statistics.totals.bodiesReleased == 25)
         #expect(statistics.activeQueueCount == 0 && statistics.references == 0 && statistics.incomingTransactions == 0)
+        await h.stop()
+    }
+
+    @Test func loadControlSlowsTheReceiverDownWhileBodiesWaitForTheDisk() async throws {
+        // The content store's flusher is held before its first write: the body's bytes stay
+        // pending, and the receiver slows down with the control's delay until they are written.
+        let control = try AdmissionControl(thresholds: [.contentBytesPending: LoadThreshold(slowDown: 1, refuse: 1 << 30)], slowDownDelay: .seconds(7))
+        let configuration = try QueueManagerConfiguration(
+            activeQueue: ActiveQueueConfiguration(capacity: 100), destinationLimits: DestinationLimits(), loadControl: control, randomSeed: 3
+        )
+        let fs = SimulatedFileSystem(seed: 16)
+        let h = try await ManagerHarness.start(fs, configuration: configuration)
+        #expect(h.receiver.admission.slowDownDelay == .seconds(7))
+        let gate = DispatchSemaphore(value: 0)
+        fs.setOperationHook { op in
+            if op.kind == .write, op.path.contains("/cdb/") { gate.wait() }
+        }
+        let pending = Task { try await h.receive(["a@up.example"], size: 4_000) }
+        let slowed = await SchedulingTestSupport.eventually {
+            do throws(ReceiveError) {
+                try h.receiver.begin(sender: "late@example.org").abort()
+                return false
+            } catch {
+                if case .slowDown = error { return true }
+                return false
+            }
+        }
+        #expect(slowed, "no slow-down while a body waited for the disk")
+        fs.setOperationHook(nil)
+        gate.signal()
+        _ = try await pending.value
+        await h.settle()
+        let again = try h.receiver.begin(sender: "later@example.org")
+        again.abort()
         await h.stop()
     }
 
