@@ -225,7 +225,7 @@ public actor QueueManager {
                 failure = error
                 break
             }
-            if owesNotificationsNow { continue }
+            if owesNotificationsNow && !wakeup.isStopped { continue }
             var reason = WakeReason.newMail
             let due = nextWakeTime()
             if inbox.park(until: due) {
