@@ -16,6 +16,7 @@ public struct DeferredQueueModel: Equatable, Sendable {
         case .add(let given, let added):
             let envelopeID = given.envelopeID
             var transaction: DeferredTransaction
+            result.createdEnvelope = transactions[envelopeID] == nil
             if var stored = transactions[envelopeID] {
                 stored.recipientCount = max(stored.recipientCount, given.recipientCount)
                 transaction = stored
@@ -91,6 +92,15 @@ public struct DeferredQueueModel: Equatable, Sendable {
             for var recipient in select(.envelope(envelopeID)) where recipient.status != .failed && !recipient.delayReported {
                 recipient.delayReported = true
                 recipients[recipient.id] = recipient
+                result.recipients += 1
+            }
+        case .fail(let selector, let reply, let reportAt):
+            for var recipient in select(selector) where recipient.status != .failed {
+                let old = recipient.status
+                recipient.status = .failed
+                recipient.nextTry = reportAt
+                recipient.lastReply = reply
+                setStatus(recipient, from: old)
                 result.recipients += 1
             }
         case .deleteEnvelope(let envelopeID):

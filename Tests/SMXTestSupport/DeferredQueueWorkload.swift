@@ -151,7 +151,8 @@ public struct DeferredQueueWorkload: Sendable {
         if roll < remove {
             return .remove(someRecipient(model), rng.coin() ? .delivered : .bounced)
         }
-        switch rng.below(12) {
+        switch rng.below(13) {
+        case 12: return .fail(selector(model), reply: reply() ?? DeliveryReply(code: 0, truncating: "5.0.0 bounced"), reportAt: now)
         case 0, 1, 2: return .hold(selector(model))
         case 3, 4, 5: return .release(selector(model), nextTry: time(around: now, spread: 60))
         case 6, 7, 8: return .requeue(selector(model), nextTry: now)

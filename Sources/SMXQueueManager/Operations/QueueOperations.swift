@@ -32,7 +32,7 @@ import SMXStore
 ///   deferred queue and the incoming log holds it no more (rule 2).
 /// - ``bounce(_:now:reason:)``: deferred and held recipients fail permanently, their report
 ///   due at `now`, with the reply `5.0.0 bounced by the administrator`
-///   (``DeferredQueueChange/recordAttempt(_:_:)``, which counts it as an attempt); the
+///   (``DeferredQueueChange/fail(_:reply:reportAt:)``: no attempt is counted); the
 ///   queue manager's notifications (or a ``NotificationPass``) then tell their senders.
 ///
 /// Operations work on the deferred queue only: recipients still in the incoming queue
@@ -95,11 +95,10 @@ public final class QueueOperations: Sendable {
     public func bounce(
         _ target: QueueOperationTarget, now: Timestamp, reason: String = QueueOperations.defaultBounceReason
     ) async throws(QueueOperationError) -> QueueOperationResult {
-        let attempt = DeliveryAttempt(
-            atMicros: now.microsecondsSinceEpoch, reply: DeliveryReply(code: 0, truncating: "5.0.0 \(reason)"),
-            outcome: .failed(reportAt: now.microsecondsSinceEpoch)
-        )
-        return try await perform(.bounce, target, applies: { $0.status != .failed }) { .recordAttempt($0.id, attempt) }
+        let reply = DeliveryReply(code: 0, truncating: "5.0.0 \(reason)")
+        return try await perform(.bounce, target, applies: { $0.status != .failed }) {
+            .fail(.recipient($0.id), reply: reply, reportAt: now.microsecondsSinceEpoch)
+        }
     }
 
     /// Reads the target, commits one change per recipient it applies to (or one

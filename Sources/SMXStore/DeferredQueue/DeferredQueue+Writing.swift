@@ -97,6 +97,15 @@ struct SchemaWriter {
                     result.recipients += 1
                 }
             }
+        case .fail(let selector, let reply, let reportAt):
+            for var recipient in try select(selector) where recipient.status != .failed {
+                let old = recipient
+                recipient.status = .failed
+                recipient.nextTry = reportAt
+                recipient.lastReply = reply
+                try store(recipient, replacing: old)
+                result.recipients += 1
+            }
         case .deleteEnvelope(let envelopeID):
             for recipient in try select(.envelope(envelopeID)) {
                 try delete(recipient)

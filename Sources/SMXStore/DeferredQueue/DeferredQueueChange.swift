@@ -36,6 +36,10 @@ public enum DeferredQueueChange: Sendable, Equatable {
     /// Removes an envelope and all its recipients (operator delete); the result carries
     /// the body to release.
     case deleteEnvelope(EnvelopeID)
+    /// Deferred and held recipients fail without an attempt (operator bounce): status
+    /// failed, `reply` as their last reply, their report due at `reportAt`. Attempts and
+    /// attempt times are left as they were; failed recipients are left alone.
+    case fail(RecipientSelector, reply: DeliveryReply, reportAt: UInt64)
 }
 
 /// What a delivery attempt of one recipient came to.
@@ -116,6 +120,12 @@ extension DeferredQueueChange {
         case .recordAttempt(let id, let attempt):
             if let reply = attempt.reply, !reply.isValid {
                 return "recipient \(id): reply code \(reply.code) or text of \(reply.text.utf8.count) bytes"
+            }
+            return nil
+        case .fail(let selector, let reply, _):
+            if !reply.isValid { return "reply code \(reply.code) or text of \(reply.text.utf8.count) bytes" }
+            if case .destination(let destination) = selector, let problem = DeferredQueueSchema.destinationProblem(destination) {
+                return problem
             }
             return nil
         case .hold(let selector), .release(let selector, _), .requeue(let selector, _):
