@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import SMXQueueManager
 import SMXStore
 import Synchronization
@@ -32,7 +35,7 @@ struct QMGRPlan: Sendable {
     /// The accepting phase stops starting messages after this long.
     var maxAcceptSeconds: Double
     /// Longest wait for the last recipient's delivery after the accepting phase.
-    var maxDrainSeconds: Double = 30
+    var maxDrainSeconds: Double
     var producers = 64
     var bodyBytes = 1024
     /// Distinct 1 KiB bodies the producers cycle through (cut from the mail corpus).
@@ -47,6 +50,9 @@ struct QMGRPlan: Sendable {
     var retryFuzz = 0.1
     /// Active-queue capacity (Postfix's `qmgr_message_recipient_limit`).
     var activeQueueCapacity = 20_000
+    /// Jobs in flight per destination: Postfix's default (20), or
+    /// `SMX_BENCH_QMGR_DESTINATION_LIMIT` (for profiling the second-level scheduler).
+    var destinationLimit = DestinationLimits.defaultLimit
     var fsyncSamples: Int
 
     static let seed: UInt64 = 0x51_4D47_52
@@ -55,7 +61,11 @@ struct QMGRPlan: Sendable {
         self.quick = quick
         messages = quick ? 20_000 : 200_000
         maxAcceptSeconds = quick ? 20 : 90
+        maxDrainSeconds = quick ? 30 : 120
         fsyncSamples = quick ? 300 : 1000
+        if let raw = getenv("SMX_BENCH_QMGR_DESTINATION_LIMIT"), let limit = Int(String(cString: raw)), limit >= 1 {
+            destinationLimit = limit
+        }
     }
 }
 
@@ -72,6 +82,8 @@ final class BenchDeliveryAgent: DeliveryAgent {
     /// Recipients that already had their one temporary failure.
     private let failedOnce = Mutex<Set<RecipientID>>([])
     private let counters = Mutex<(jobs: Int, recipients: Int, temporaryFailures: Int, retriesDelivered: Int)>((0, 0, 0, 0))
+    /// Recipients answered as delivered so far.
+    private let deliveredCount = Atomic<Int>(0)
 
     init(failPercent: UInt64) {
         self.failPercent = failPercent
@@ -98,6 +110,7 @@ final class BenchDeliveryAgent: DeliveryAgent {
             retries += 1
             return RecipientResult(recipient.id, .delivered(Self.accepted))
         }
+        deliveredCount.wrappingAdd(job.recipients.count - failures, ordering: .relaxed)
         counters.withLock {
             $0.jobs += 1
             $0.recipients += job.recipients.count
@@ -106,6 +119,8 @@ final class BenchDeliveryAgent: DeliveryAgent {
         }
         return DeliveryResult(jobID: job.id, connection: .connected, recipients: results)
     }
+
+    var delivered: Int { deliveredCount.load(ordering: .relaxed) }
 
     var statistics: (jobs: Int, recipients: Int, temporaryFailures: Int, retriesDelivered: Int) {
         counters.withLock { $0 }
@@ -179,14 +194,23 @@ struct QMGRSuite {
         )
         let configuration = try QueueManagerConfiguration(
             activeQueue: ActiveQueueConfiguration(capacity: plan.activeQueueCapacity),
-            destinationLimits: DestinationLimits(),
+            destinationLimits: DestinationLimits(default: plan.destinationLimit),
             randomSeed: QMGRPlan.seed
         )
         let manager = try QueueManager(
             log: log, contentStore: content, deferredQueue: deferred, resolver: try StaticRouteResolver(), agent: agent,
             policy: policy, clock: SystemQueueClock(), configuration: configuration
         )
-        let receiver = try await manager.start()
+        // For profiling: SMX_BENCH_QMGR=receiver runs the receiving side alone (a Receiver
+        // on the same stores, no manager: nothing is delivered).
+        let receiverOnly = getenv("SMX_BENCH_QMGR").map { String(cString: $0) } == "receiver"
+        let receiver: Receiver
+        if receiverOnly {
+            progress("SMX_BENCH_QMGR=receiver: the receiver alone, no queue manager")
+            receiver = Receiver(log: log, contentStore: content, envelopeIDs: SMXQueueManager.EnvelopeIDSource(after: nil))
+        } else {
+            receiver = try await manager.start()
+        }
 
         let logBefore = log.statistics.directories[0]
         let contentBefore = content.statistics
@@ -198,6 +222,7 @@ struct QMGRSuite {
 
         // The accepting phase: every producer takes the next message number until all are
         // taken or the time is up, and measures begin → commit returned.
+        let cpuStarted = processCPUNanos()
         let started = monotonicNanos()
         let deadline = started + plan.maxAcceptSeconds.nanoseconds
         let nextMessage = MessageNumbers()
@@ -218,6 +243,7 @@ struct QMGRSuite {
             throw error
         }
         let accepted = monotonicNanos()
+        let cpuAccepted = processCPUNanos()
         let acceptSeconds = Double(accepted - started) / 1e9
         let logAfter = log.statistics.directories[0]
         let contentAfter = content.statistics
@@ -238,17 +264,23 @@ struct QMGRSuite {
         let drainDeadline = accepted + plan.maxDrainSeconds.nanoseconds
         var statistics = atAccepted
         var nextReport = accepted + 5_000_000_000
-        while true {
-            await manager.waitUntilIdle()
-            statistics = await manager.statistics()
-            if statistics.totals.delivered >= recipients { break }
-            if let failure = await manager.failure {
-                await manager.stop()
-                throw failure
-            }
+        // The agent's count is read without touching the manager; the manager's statistics
+        // (a snapshot on its actor, O(open transactions)) only once the agent has delivered
+        // every recipient, and every 5 s for the progress line.
+        while !receiverOnly {
             let now = monotonicNanos()
+            if agent.delivered >= recipients {
+                await manager.waitUntilIdle()
+                statistics = await manager.statistics()
+                if statistics.totals.delivered >= recipients { break }
+            }
             if now >= nextReport || now >= drainDeadline {
                 nextReport = now + 5_000_000_000
+                if let failure = await manager.failure {
+                    await manager.stop()
+                    throw failure
+                }
+                statistics = await manager.statistics()
                 progress("draining: \(Self.describe(statistics, activity: manager.activity))")
             }
             if now >= drainDeadline {
@@ -258,10 +290,11 @@ struct QMGRSuite {
             try await Task.sleep(for: .milliseconds(10))
         }
         let drained = monotonicNanos()
+        let cpuDrained = processCPUNanos()
         let drainSeconds = Double(drained - started) / 1e9
         let txidAfter = deferred.file.committedTransaction
         let deferredCommits = Int(txidAfter - txidBefore)
-        let problems = await manager.verify()
+        let problems = receiverOnly ? [] : await manager.verify()
         let agentStatistics = agent.statistics
         await manager.stop()
         let deliveredPerSecond = Double(statistics.totals.delivered) / drainSeconds
@@ -284,7 +317,7 @@ struct QMGRSuite {
         let contentBlobs = contentAfter.blobs - contentBefore.blobs
         let acceptedPerFsync = acceptedPerSecond * fsync.p50 / 1e6
 
-        let fields: [(String, JSON)] = [
+        var fields: [(String, JSON)] = [
             ("suite", .string("qmgr")),
             ("quick", .bool(plan.quick)),
             ("accepted_per_s", .number(acceptedPerSecond, decimals: 0)),
@@ -299,6 +332,7 @@ struct QMGRSuite {
             ("producers", .int(plan.producers)),
             ("body_bytes", .int(plan.bodyBytes)),
             ("domains", .int(plan.domains)),
+            ("destination_limit", .int(plan.destinationLimit)),
             ("messages", .int(messages)),
             ("recipients", .int(recipients)),
             ("delivered", .int(statistics.totals.delivered)),
@@ -313,12 +347,15 @@ struct QMGRSuite {
             ("cdb_avg_batch", .number(contentBatches == 0 ? 0 : Double(contentBlobs) / Double(contentBatches))),
             ("cdb_syncs", .int(contentAfter.syncs - contentBefore.syncs)),
             ("accepted_per_fsync", .number(acceptedPerFsync)),
+            ("accept_cpu_us_per_msg", .number(Double(cpuAccepted - cpuStarted) / 1000 / Double(max(messages, 1)), decimals: 1)),
+            ("cpu_us_per_msg", .number(Double(cpuDrained - cpuStarted) / 1000 / Double(max(messages, 1)), decimals: 1)),
             ("agent_jobs", .int(agentStatistics.jobs)),
             ("agent_temporary_failures", .int(agentStatistics.temporaryFailures)),
             ("invariant_problems", .int(problems.count)),
             ("goals", .object([("accepted_per_s", .int(20_000))])),
             ("goal_met", .bool(acceptedPerSecond >= 20_000)),
         ]
+        if receiverOnly { fields.insert(("mode", .string("receiver")), at: 2) }
         let table = [
             "qmgr: \(plan.producers) producers, \(messages) messages of \(plan.bodyBytes) bytes, \(recipients) recipients\(plan.quick ? " (quick)" : "")",
             "fsync (4 KiB append + fdatasync, preallocated): p50 \(fixed(fsync.p50)) us, p99 \(fixed(fsync.p99)) us over \(fsync.count) samples",
