@@ -25,11 +25,13 @@ bench: setup
 	$(SWIFT) run -c release --package-path Benchmarks smx-bench ibdb --json
 	$(SWIFT) run -c release --package-path Benchmarks smx-bench cdb --json
 	$(SWIFT) run -c release --package-path Benchmarks smx-bench defedb --json
+	$(SWIFT) run -c release --package-path Benchmarks smx-bench qmgr --json
 
 bench-quick: setup
 	$(SWIFT) run -c release --package-path Benchmarks smx-bench ibdb --json --quick
 	$(SWIFT) run -c release --package-path Benchmarks smx-bench cdb --json --quick
 	$(SWIFT) run -c release --package-path Benchmarks smx-bench defedb --json --quick
+	$(SWIFT) run -c release --package-path Benchmarks smx-bench qmgr --json --quick
 
 # libFuzzer on every decoder, FUZZ_SECONDS (default 60) each; crashes are kept in
 # FuzzTests/Regressions/ and replayed by `make test`.

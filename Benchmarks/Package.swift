@@ -34,6 +34,7 @@ let package = Package(
                 "CSQLite",
                 "CLMDB",
                 .product(name: "SMXStore", package: "smx"),
+                .product(name: "SMXQueueManager", package: "smx"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -10,6 +10,6 @@ struct SMXBench: AsyncParsableCommand {
             Every suite works in a fresh temporary directory, measures the disk's own sync \
             latency in the same run, and reports same-run ratios next to absolute figures.
             """,
-        subcommands: [IBDBBenchmark.self, CDBBenchmark.self, DefEDBBenchmark.self]
+        subcommands: [IBDBBenchmark.self, CDBBenchmark.self, DefEDBBenchmark.self, QMGRBenchmark.self]
     )
 }

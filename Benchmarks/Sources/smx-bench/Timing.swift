@@ -18,6 +18,14 @@ func threadCPUNanos() -> UInt64 {
     return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
 }
 
+/// CPU time of the whole process (every thread, user and system) in nanoseconds
+/// (CLOCK_PROCESS_CPUTIME_ID).
+func processCPUNanos() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+    return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+}
+
 /// Wall-clock time in microseconds since the Unix epoch.
 func wallClockMicros() -> UInt64 {
     var ts = timespec()

@@ -36,7 +36,17 @@ extension QueueManager {
             var envelope: DeliveryEnvelope?
             var resolved: [ResolvedRecipient] = []
             for entry in groups[envelopeID] ?? [] {
-                guard let (recipient, parts) = jobParts(entry.id), let deliveryClass = entry.deliveryClass, let nextHop = entry.nextHop else { continue }
+                guard let deliveryClass = entry.deliveryClass, let nextHop = entry.nextHop else { continue }
+                // A destination at its limit (not one to postpone to its retry time, not
+                // the discard class) takes no job this pass: its recipients keep waiting,
+                // as `started` below would leave them, without building their job first,
+                // so a pass costs what it can start, not what waits.
+                if deliveryClass != .discard, destinations.nextRetry(nextHop).map({ $0 > now }) != true,
+                    !destinations.canStart(nextHop, now: now)
+                {
+                    continue
+                }
+                guard let (recipient, parts) = jobParts(entry.id) else { continue }
                 envelope = envelope ?? parts
                 resolved.append(ResolvedRecipient(recipient, deliveryClass: deliveryClass, nextHop: nextHop))
             }

@@ -116,6 +116,8 @@ public actor QueueManager {
     /// Admitted this pass; sent to the resolver at its end.
     var toResolve: [RecipientID] = []
     var totals = QueueManagerStatistics.Totals()
+    /// The time the last pass started with (what its fill compared due times against).
+    var passTime = Timestamp(microsecondsSinceEpoch: 0)
     public private(set) var startupReport: StartupReport?
     /// Why the loop stopped on its own; nil while it runs or after a clean stop.
     public private(set) var failure: QueueManagerError?
@@ -249,6 +251,7 @@ public actor QueueManager {
     func pass() async throws(QueueManagerError) {
         totals.passes += 1
         let now = clock.now()
+        passTime = now
         var results: [RecipientDisposition] = []
         var reports: [Report] = []
         for event in inbox.drain() {
@@ -274,12 +277,15 @@ public actor QueueManager {
     }
 
     /// When the loop must wake without an event: the earlier of the next-try cache's next
-    /// due time and the active queue's next expiry. A due time already passed means the
-    /// fill could not take those recipients (the active queue is above its low watermark
-    /// or at its deferred maximum); only results free room, and they wake the loop, so it
-    /// is left out rather than spinning.
+    /// due time and the active queue's next expiry. A due time the last pass's fill already
+    /// saw come means the fill could not take those recipients (the active queue is above
+    /// its low watermark or at its deferred maximum); only results free room, and they wake
+    /// the loop, so it is left out rather than spinning. A due time that came during the
+    /// pass (after the time its fill compared against) is kept, so the loop goes round
+    /// again at once; judged against the clock now, it would be left out and those
+    /// recipients would wait for the next event, on an idle queue for ever.
     func nextWakeTime() -> Timestamp? {
-        let now = clock.now()
+        let now = passTime
         var due = activeQueue.nextExpiry(resolverTimeout: configuration.resolverTimeout, agentTimeout: configuration.agentTimeout)
         if let next = nextTryCache?.nextDueTime.map(Timestamp.init(microsecondsSinceEpoch:)), next > now {
             due = min(due ?? next, next)
