@@ -33,7 +33,12 @@ extension QueueManager {
             }
             switch resolution {
             case .deliver(let deliveryClass, let nextHop):
-                do { try activeQueue.resolved(id, deliveryClass: deliveryClass, nextHop: nextHop, now: now) } catch { totals.lateAnswers += 1 }
+                do {
+                    try activeQueue.resolved(id, deliveryClass: deliveryClass, nextHop: nextHop, now: now)
+                    noteAwaitingJob(id, deliveryClass: deliveryClass, nextHop: nextHop)
+                } catch {
+                    totals.lateAnswers += 1
+                }
             case .temporaryFailure(let reply):
                 activeQueue.remove(id)
                 results.append(RecipientDisposition(id: id, source: entry.source, outcome: .temporaryFailure(reply), nextHop: nil))

@@ -17,76 +17,121 @@ extension QueueManager {
         }
     }
 
-    /// The second-level scheduler: the resolved entries, longest waiting first, grouped
-    /// by envelope, become jobs; a job starts when its destination allows one more (its
-    /// recipients wait in the active queue otherwise, until a result frees the
-    /// destination). A destination known down until later defers its recipients to that
-    /// time untried (the seed: "all entries for the same destination will be removed from
-    /// active queue"); the `discard` class delivers without an agent.
+    /// Where a resolved recipient waits for a job: its delivery class and next hop.
+    struct WaitingKey: Hashable {
+        var deliveryClass: DeliveryClass
+        var nextHop: NextHop
+    }
+
+    /// Notes a recipient that now awaits a job (the resolver answered).
+    func noteAwaitingJob(_ id: RecipientID, deliveryClass: DeliveryClass, nextHop: NextHop) {
+        awaitingJobs[WaitingKey(deliveryClass: deliveryClass, nextHop: nextHop), default: []].append(id)
+    }
+
+    /// Whether `id` still awaits a job at `key` (entries leave the lists lazily).
+    func isAwaitingJob(_ id: RecipientID, at key: WaitingKey) -> Bool {
+        guard let entry = activeQueue.entry(id) else { return false }
+        return entry.state == .awaitingJob && entry.nextHop == key.nextHop && entry.deliveryClass == key.deliveryClass
+    }
+
+    /// The second-level scheduler: per destination (delivery class and next hop), the
+    /// recipients awaiting a job, in the order they were resolved and grouped by envelope,
+    /// become jobs while the destination allows one more (the others wait until a result
+    /// frees it); destinations are taken longest waiting first. A destination at its limit
+    /// costs one lookup per pass, whatever waits for it. A destination known down until a
+    /// later time defers its recipients to that time untried (the seed: "all entries for
+    /// the same destination will be removed from active queue"); the `discard` class
+    /// delivers without an agent.
     func dispatch(now: Timestamp, into results: inout [RecipientDisposition]) {
-        let waiting = activeQueue.entries(in: .awaitingJob)
-        guard !waiting.isEmpty else { return }
-        var order: [EnvelopeID] = []
-        var groups: [EnvelopeID: [ActiveQueueEntry]] = [:]
-        for entry in waiting {
-            if groups[entry.id.envelopeID] == nil { order.append(entry.id.envelopeID) }
-            groups[entry.id.envelopeID, default: []].append(entry)
-        }
-        for envelopeID in order {
-            var envelope: DeliveryEnvelope?
-            var resolved: [ResolvedRecipient] = []
-            for entry in groups[envelopeID] ?? [] {
-                guard let deliveryClass = entry.deliveryClass, let nextHop = entry.nextHop else { continue }
-                // A destination at its limit (not one to postpone to its retry time, not
-                // the discard class) takes no job this pass: its recipients keep waiting,
-                // as `started` below would leave them, without building their job first,
-                // so a pass costs what it can start, not what waits.
-                if deliveryClass != .discard, destinations.nextRetry(nextHop).map({ $0 > now }) != true,
-                    !destinations.canStart(nextHop, now: now)
-                {
-                    continue
-                }
-                guard let (recipient, parts) = jobParts(entry.id) else { continue }
-                envelope = envelope ?? parts
-                resolved.append(ResolvedRecipient(recipient, deliveryClass: deliveryClass, nextHop: nextHop))
+        guard !awaitingJobs.isEmpty else { return }
+        var order: [(since: Timestamp, id: RecipientID, key: WaitingKey)] = []
+        for (key, ids) in awaitingJobs {
+            guard let first = ids.firstIndex(where: { isAwaitingJob($0, at: key) }), let entry = activeQueue.entry(ids[first]) else {
+                awaitingJobs[key] = nil
+                continue
             }
-            guard let envelope else { continue }
-            for job in jobBuilder.jobs(for: envelope, recipients: resolved) {
-                let sources = job.recipients.compactMap { activeQueue.entry($0.id).map { ($0.id, $0.source) } }
-                if job.deliveryClass == .discard {
-                    for (id, source) in sources {
-                        activeQueue.remove(id)
-                        results.append(RecipientDisposition(id: id, source: source, outcome: .delivered(.discarded), nextHop: job.nextHop))
+            if first > 0 { awaitingJobs[key] = Array(ids[first...]) }
+            order.append((entry.since, entry.id, key))
+        }
+        order.sort { $0.since != $1.since ? $0.since < $1.since : $0.id < $1.id }
+        for (_, _, key) in order {
+            let gated = destinations.nextRetry(key.nextHop).map { $0 > now } == true
+            guard key.deliveryClass == .discard || gated || destinations.canStart(key.nextHop, now: now) else { continue }
+            var seen = Set<RecipientID>()
+            var envelopes: [EnvelopeID] = []
+            var groups: [EnvelopeID: [RecipientID]] = [:]
+            for id in awaitingJobs[key] ?? [] where isAwaitingJob(id, at: key) && seen.insert(id).inserted {
+                if groups[id.envelopeID] == nil { envelopes.append(id.envelopeID) }
+                groups[id.envelopeID, default: []].append(id)
+            }
+            var left: [RecipientID] = []
+            var blocked = false
+            for envelopeID in envelopes {
+                let ids = groups[envelopeID] ?? []
+                if blocked {
+                    left += ids
+                    continue
+                }
+                var envelope: DeliveryEnvelope?
+                var resolved: [ResolvedRecipient] = []
+                for id in ids {
+                    guard let (recipient, parts) = jobParts(id) else { continue }
+                    envelope = envelope ?? parts
+                    resolved.append(ResolvedRecipient(recipient, deliveryClass: key.deliveryClass, nextHop: key.nextHop))
+                }
+                guard let envelope else { continue }
+                for job in jobBuilder.jobs(for: envelope, recipients: resolved) {
+                    if blocked {
+                        left += job.recipients.map(\.id)
+                        continue
                     }
-                    continue
-                }
-                if let gate = destinations.nextRetry(job.nextHop), gate > now {
-                    let reply = StatusReply.managerFailure(4, 1, "\(job.nextHop) is not tried before its retry time")
-                    for (id, source) in sources {
-                        activeQueue.remove(id)
-                        results.append(RecipientDisposition(id: id, source: source, outcome: .postponed(until: gate, reply), nextHop: job.nextHop))
+                    if !start(job, gated: gated, now: now, into: &results) {
+                        blocked = true
+                        left += job.recipients.map(\.id)
                     }
-                    continue
-                }
-                guard destinations.started(job.nextHop, now: now) else { continue }
-                do {
-                    try activeQueue.dispatched(job.recipients.map(\.id), job: job.id, now: now)
-                } catch {
-                    // Cannot happen for entries just listed as awaiting a job; give the slot back.
-                    destinations.finished(job.nextHop, outcome: .connected, now: now, using: &random)
-                    continue
-                }
-                jobs[job.id] = job
-                totals.jobsStarted += 1
-                let agent = self.agent
-                let inbox = self.inbox
-                inbox.taskStarted(.job)
-                Task.detached {
-                    let result = await agent.deliver(job)
-                    inbox.taskFinished(.job, with: .delivered(job, result))
                 }
             }
+            awaitingJobs[key] = left.isEmpty ? nil : left
         }
+    }
+
+    /// Delivers a discard job at once, postpones a gated one, or starts it at an agent;
+    /// false when its destination takes no more jobs now (its recipients keep waiting).
+    func start(_ job: DeliveryJob, gated: Bool, now: Timestamp, into results: inout [RecipientDisposition]) -> Bool {
+        let sources = job.recipients.compactMap { activeQueue.entry($0.id).map { ($0.id, $0.source) } }
+        if job.deliveryClass == .discard {
+            for (id, source) in sources {
+                activeQueue.remove(id)
+                results.append(RecipientDisposition(id: id, source: source, outcome: .delivered(.discarded), nextHop: job.nextHop))
+            }
+            return true
+        }
+        if gated, let gate = destinations.nextRetry(job.nextHop) {
+            let reply = StatusReply.managerFailure(4, 1, "\(job.nextHop) is not tried before its retry time")
+            for (id, source) in sources {
+                activeQueue.remove(id)
+                results.append(RecipientDisposition(id: id, source: source, outcome: .postponed(until: gate, reply), nextHop: job.nextHop))
+            }
+            return true
+        }
+        guard destinations.started(job.nextHop, now: now) else { return false }
+        do {
+            try activeQueue.dispatched(job.recipients.map(\.id), job: job.id, now: now)
+        } catch {
+            // Cannot happen for entries just checked as awaiting a job; give the slot back.
+            destinations.finished(job.nextHop, outcome: .connected, now: now, using: &random)
+            return true
+        }
+        jobs[job.id] = job
+        totals.jobsStarted += 1
+        let agent = self.agent
+        let inbox = self.inbox
+        inbox.taskStarted(.job)
+        Task.detached {
+            let result = await agent.deliver(job)
+            inbox.taskFinished(.job, with: .delivered(job, result))
+        }
+        return true
     }
 
     /// The job recipient and envelope of an active-queue entry, from the queue it came from.

@@ -34,6 +34,12 @@ extension QueueManager {
             if (references[envelope.transaction.content.id] ?? 0) < 1 { problems.append("incoming \(id): body \(envelope.transaction.content.id) not referenced") }
         }
         if waiting != waitingIncoming { problems.append("waiting incoming \(waitingIncoming), envelopes say \(waiting)") }
+        // Every entry awaiting a job is listed under its destination (or it would never
+        // be dispatched).
+        let listed = Set(awaitingJobs.flatMap { key, ids in ids.filter { isAwaitingJob($0, at: key) } })
+        for entry in activeQueue.entries(in: .awaitingJob) where !listed.contains(entry.id) {
+            problems.append("\(entry): awaiting a job but not listed under its destination")
+        }
         for state in ActiveQueueEntry.State.allCases {
             for entry in activeQueue.entries(in: state) {
                 switch entry.source {

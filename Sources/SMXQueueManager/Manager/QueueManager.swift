@@ -111,6 +111,9 @@ public actor QueueManager {
     var notificationsRetryAt: Timestamp?
     /// Why the last notification could not be sent.
     public internal(set) var lastNotificationError: String?
+    /// Recipients awaiting a job, per destination, in the order they were resolved (ids of
+    /// entries that moved on are dropped lazily).
+    var awaitingJobs: [WaitingKey: [RecipientID]] = [:]
     /// What operations committed, applied after the pass's writes.
     var operationResults: [QueueOperationResult] = []
     /// Admitted this pass; sent to the resolver at its end.
