@@ -23,9 +23,71 @@ extension QueueManager {
         var nextHop: NextHop
     }
 
+    /// The recipients awaiting a job at one destination, grouped by envelope, envelopes in
+    /// the order their first recipient was resolved. Ids of entries that moved on are
+    /// dropped when their envelope is taken.
+    struct WaitingList {
+        private var order: [EnvelopeID] = []
+        private var head = 0
+        private(set) var recipients: [EnvelopeID: [RecipientID]] = [:]
+
+        var isEmpty: Bool { recipients.isEmpty }
+
+        mutating func append(_ id: RecipientID) {
+            if recipients[id.envelopeID] == nil { order.append(id.envelopeID) }
+            recipients[id.envelopeID, default: []].append(id)
+        }
+
+        /// The first envelope's recipients, without taking them.
+        func first() -> (EnvelopeID, [RecipientID])? {
+            var index = head
+            while index < order.count {
+                if let ids = recipients[order[index]] { return (order[index], ids) }
+                index += 1
+            }
+            return nil
+        }
+
+        /// Takes the first envelope and its recipients.
+        mutating func popFirst() -> (EnvelopeID, [RecipientID])? {
+            while head < order.count {
+                let envelopeID = order[head]
+                head += 1
+                if let ids = recipients.removeValue(forKey: envelopeID) {
+                    if head > 1_024, head * 2 > order.count {
+                        order.removeFirst(head)
+                        head = 0
+                    }
+                    return (envelopeID, ids)
+                }
+            }
+            order.removeAll(keepingCapacity: true)
+            head = 0
+            return nil
+        }
+
+        /// Puts an envelope taken by ``popFirst()`` back in front.
+        mutating func pushFront(_ envelopeID: EnvelopeID, _ ids: [RecipientID]) {
+            if let present = recipients[envelopeID] {
+                recipients[envelopeID] = ids + present
+                return
+            }
+            recipients[envelopeID] = ids
+            if head > 0 {
+                head -= 1
+                order[head] = envelopeID
+            } else {
+                order.insert(envelopeID, at: 0)
+            }
+        }
+
+        /// Every id listed (for verify()).
+        var all: [RecipientID] { recipients.values.flatMap { $0 } }
+    }
+
     /// Notes a recipient that now awaits a job (the resolver answered).
     func noteAwaitingJob(_ id: RecipientID, deliveryClass: DeliveryClass, nextHop: NextHop) {
-        awaitingJobs[WaitingKey(deliveryClass: deliveryClass, nextHop: nextHop), default: []].append(id)
+        awaitingJobs[WaitingKey(deliveryClass: deliveryClass, nextHop: nextHop), default: WaitingList()].append(id)
     }
 
     /// Whether `id` still awaits a job at `key` (entries leave the lists lazily).
@@ -35,43 +97,43 @@ extension QueueManager {
     }
 
     /// The second-level scheduler: per destination (delivery class and next hop), the
-    /// recipients awaiting a job, in the order they were resolved and grouped by envelope,
+    /// recipients awaiting a job, grouped by envelope in the order they were resolved,
     /// become jobs while the destination allows one more (the others wait until a result
-    /// frees it); destinations are taken longest waiting first. A destination at its limit
-    /// costs one lookup per pass, whatever waits for it. A destination known down until a
-    /// later time defers its recipients to that time untried (the seed: "all entries for
-    /// the same destination will be removed from active queue"); the `discard` class
-    /// delivers without an agent.
+    /// frees it); destinations are taken longest waiting first. A pass costs what it
+    /// starts: a destination at its limit costs one lookup, whatever waits for it. A
+    /// destination known down until a later time defers its recipients to that time
+    /// untried (the seed: "all entries for the same destination will be removed from
+    /// active queue"); the `discard` class delivers without an agent.
     func dispatch(now: Timestamp, into results: inout [RecipientDisposition]) {
         guard !awaitingJobs.isEmpty else { return }
         var order: [(since: Timestamp, id: RecipientID, key: WaitingKey)] = []
-        for (key, ids) in awaitingJobs {
-            guard let first = ids.firstIndex(where: { isAwaitingJob($0, at: key) }), let entry = activeQueue.entry(ids[first]) else {
+        for (key, var list) in awaitingJobs {
+            // Drop leading envelopes none of whose recipients still waits.
+            var oldest: ActiveQueueEntry?
+            while let (envelopeID, ids) = list.first() {
+                if let id = ids.first(where: { isAwaitingJob($0, at: key) }) {
+                    oldest = activeQueue.entry(id)
+                    break
+                }
+                _ = list.popFirst()
+                _ = envelopeID
+            }
+            guard let oldest else {
                 awaitingJobs[key] = nil
                 continue
             }
-            if first > 0 { awaitingJobs[key] = Array(ids[first...]) }
-            order.append((entry.since, entry.id, key))
+            awaitingJobs[key] = list
+            order.append((oldest.since, oldest.id, key))
         }
         order.sort { $0.since != $1.since ? $0.since < $1.since : $0.id < $1.id }
         for (_, _, key) in order {
             let gated = destinations.nextRetry(key.nextHop).map { $0 > now } == true
             guard key.deliveryClass == .discard || gated || destinations.canStart(key.nextHop, now: now) else { continue }
-            var seen = Set<RecipientID>()
-            var envelopes: [EnvelopeID] = []
-            var groups: [EnvelopeID: [RecipientID]] = [:]
-            for id in awaitingJobs[key] ?? [] where isAwaitingJob(id, at: key) && seen.insert(id).inserted {
-                if groups[id.envelopeID] == nil { envelopes.append(id.envelopeID) }
-                groups[id.envelopeID, default: []].append(id)
-            }
-            var left: [RecipientID] = []
-            var blocked = false
-            for envelopeID in envelopes {
-                let ids = groups[envelopeID] ?? []
-                if blocked {
-                    left += ids
-                    continue
-                }
+            guard var list = awaitingJobs.removeValue(forKey: key) else { continue }
+            defer { if !list.isEmpty { awaitingJobs[key] = list } }
+            while let (envelopeID, listed) = list.popFirst() {
+                var seen = Set<RecipientID>()
+                let ids = listed.filter { isAwaitingJob($0, at: key) && seen.insert($0).inserted }
                 var envelope: DeliveryEnvelope?
                 var resolved: [ResolvedRecipient] = []
                 for id in ids {
@@ -80,18 +142,15 @@ extension QueueManager {
                     resolved.append(ResolvedRecipient(recipient, deliveryClass: key.deliveryClass, nextHop: key.nextHop))
                 }
                 guard let envelope else { continue }
+                var left: [RecipientID] = []
                 for job in jobBuilder.jobs(for: envelope, recipients: resolved) {
-                    if blocked {
-                        left += job.recipients.map(\.id)
-                        continue
-                    }
-                    if !start(job, gated: gated, now: now, into: &results) {
-                        blocked = true
-                        left += job.recipients.map(\.id)
-                    }
+                    if !left.isEmpty || !start(job, gated: gated, now: now, into: &results) { left += job.recipients.map(\.id) }
+                }
+                if !left.isEmpty {
+                    list.pushFront(envelopeID, left)
+                    break
                 }
             }
-            awaitingJobs[key] = left.isEmpty ? nil : left
         }
     }
 

@@ -36,7 +36,7 @@ extension QueueManager {
         if waiting != waitingIncoming { problems.append("waiting incoming \(waitingIncoming), envelopes say \(waiting)") }
         // Every entry awaiting a job is listed under its destination (or it would never
         // be dispatched).
-        let listed = Set(awaitingJobs.flatMap { key, ids in ids.filter { isAwaitingJob($0, at: key) } })
+        let listed = Set(awaitingJobs.flatMap { key, list in list.all.filter { isAwaitingJob($0, at: key) } })
         for entry in activeQueue.entries(in: .awaitingJob) where !listed.contains(entry.id) {
             problems.append("\(entry): awaiting a job but not listed under its destination")
         }

@@ -113,7 +113,7 @@ public actor QueueManager {
     public internal(set) var lastNotificationError: String?
     /// Recipients awaiting a job, per destination, in the order they were resolved (ids of
     /// entries that moved on are dropped lazily).
-    var awaitingJobs: [WaitingKey: [RecipientID]] = [:]
+    var awaitingJobs: [WaitingKey: WaitingList] = [:]
     /// What operations committed, applied after the pass's writes.
     var operationResults: [QueueOperationResult] = []
     /// Admitted this pass; sent to the resolver at its end.
