@@ -44,6 +44,7 @@ extension Simulation {
     func scanDeferred() -> Int? {
         let now = self.now
         var due = 0
+        var nextDue: UInt64?
         var current: [RecipientID: (UInt32, UInt64?, UInt64?)] = [:]
         do {
             let reader = try stores.deferred.reader()
@@ -57,6 +58,7 @@ extension Simulation {
                         if recipient.status != .held { problem("\(recipient.address): \(recipient.status) without a next try") }
                         continue
                     }
+                    if next > now, recipient.status != .held { nextDue = min(nextDue ?? next, next) }
                     switch recipient.status {
                     case .failed:
                         if next > now { problem("\(recipient.address): failed, its report due only at \(next) (now \(now))") }
@@ -85,6 +87,7 @@ extension Simulation {
         }
         seen = current
         lastScan = now
+        nextRecordDue = nextDue
         return due
     }
 
