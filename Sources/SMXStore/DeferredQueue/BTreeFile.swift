@@ -201,30 +201,45 @@ public final class BTreeFile: @unchecked Sendable {
         }
     }
 
-    /// A new file in an existing directory: two meta pages (checkpoints 0 and 1 at
-    /// transaction 0), synced, then its journal for checkpoint 1 (whose creation syncs the
-    /// directory).
+    /// A new file in an existing directory, built under a temporary name
+    /// (``creationPath(for:)``): two meta pages (checkpoints 0 and 1 at transaction 0),
+    /// synced; then its journal for checkpoint 1 (whose creation syncs the directory); then
+    /// the rename to the file's name and the directory synced. A crash anywhere in between
+    /// leaves no file under its name (directories keep their entry operations in order, so
+    /// a surviving name has its journal and synced meta pages): the next open creates it
+    /// again, replacing the leftovers. (Created in place, a crash could keep the file's
+    /// name without its journal's, and no later open would take the queue.)
     private static func create(fileSystem: any FileSystem, configuration: Configuration) throws {
         let path = configuration.path
+        let temporary = creationPath(for: path)
         let pageSize = configuration.pageSize
-        let handle = try fileSystem.openFile(path, mode: .createNew)
-        defer { try? handle.close() }
-        let created = wallClockMicros()
-        try handle.allocate(offset: 0, length: configuration.growthPages * pageSize)
-        for slot in 0..<2 {
-            let meta = MetaPage(
-                pageSize: pageSize, queueID: configuration.queueID, txid: 0, catalogRoot: 0,
-                freelistHead: 0, pageCount: 2, createdMicros: created, checkpoint: UInt64(slot)
-            )
-            try handle.write(meta.encode(), at: slot * pageSize)
+        if try fileSystem.itemType(temporary) != nil { try fileSystem.removeFile(temporary) }
+        let handle = try fileSystem.openFile(temporary, mode: .createNew)
+        do {
+            defer { try? handle.close() }
+            let created = wallClockMicros()
+            try handle.allocate(offset: 0, length: configuration.growthPages * pageSize)
+            for slot in 0..<2 {
+                let meta = MetaPage(
+                    pageSize: pageSize, queueID: configuration.queueID, txid: 0, catalogRoot: 0,
+                    freelistHead: 0, pageCount: 2, createdMicros: created, checkpoint: UInt64(slot)
+                )
+                try handle.write(meta.encode(), at: slot * pageSize)
+            }
+            try handle.fullSync()
         }
-        try handle.fullSync()
         let journal = try BTreeJournal.create(
             fileSystem: fileSystem, file: path, queueID: configuration.queueID, generation: 1, base: 0,
             growthBytes: configuration.journalGrowthBytes
         )
         journal.close()
+        try fileSystem.rename(temporary, to: path)
+        try fileSystem.syncDirectory(Path.directory(of: path))
     }
+
+    /// Where ``create(fileSystem:configuration:)`` builds a new file before renaming it
+    /// into place.
+    public static func creationPath(for file: String) -> String { file + ".new" }
 
     /// `readAgain`: a read-only open raced the writer (a checkpoint started a newer
     /// journal, or a commit was being written while the journal was read).
