@@ -11,8 +11,8 @@ import Glibc
 /// `SMX_SIM_MESSAGES=M` messages, default the short set's), which is what a failing seed
 /// prints. The full set is ``QueueManagerSimulationSoakTests`` (`make soak`).
 @Suite struct QueueManagerSimulationTests {
-    static let seeds: [UInt64] = Array(1...16)
-    static let messagesPerSeed = 120
+    static let seeds: [UInt64] = Array(1...40)
+    static let messagesPerSeed = 150
 
     static func environment(_ name: String) -> String? {
         getenv(name).map { String(cString: $0) }
@@ -55,13 +55,14 @@ import Glibc
     }
 }
 
-/// The full set for `make soak` (SMX_SOAK=1, release build): 500 seeds of 200 messages.
+/// The full set for `make soak` (SMX_SOAK=1, release build): 500 seeds of 220 messages,
+/// over 100,000 messages; the totals in one line.
 @Suite(.enabled(if: getenv("SMX_SOAK") != nil && getenv("SMX_SIM_SEED") == nil, "set SMX_SOAK=1 (make soak)"))
 struct QueueManagerSimulationSoakTests {
     @Test(.timeLimit(.minutes(240)))
     func fullSet() async {
         let seeds = (UInt64(1_001)...1_500).map { $0 }
-        let totals = await QueueManagerSimulationTests.campaign(seeds: seeds, messages: 200, label: "queue manager simulation soak")
+        let totals = await QueueManagerSimulationTests.campaign(seeds: seeds, messages: 220, label: "queue manager simulation soak")
         #expect(totals.seeds >= 500)
         #expect(totals.messages >= 100_000)
     }
