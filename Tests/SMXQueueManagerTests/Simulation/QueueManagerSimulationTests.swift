@@ -61,7 +61,9 @@ import Glibc
 struct QueueManagerSimulationSoakTests {
     @Test(.timeLimit(.minutes(240)))
     func fullSet() async {
-        let seeds = (UInt64(1_001)...1_500).map { $0 }
+        // SMX_SIM_FIRST_SEED moves the 500 seeds elsewhere (to look further).
+        let first = QueueManagerSimulationTests.environment("SMX_SIM_FIRST_SEED").flatMap { UInt64($0) } ?? 1_001
+        let seeds = (first..<(first + 500)).map { $0 }
         let totals = await QueueManagerSimulationTests.campaign(seeds: seeds, messages: 220, label: "queue manager simulation soak")
         #expect(totals.seeds >= 500)
         #expect(totals.messages >= 100_000)
