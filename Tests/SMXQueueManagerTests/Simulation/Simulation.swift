@@ -330,7 +330,7 @@ final class Simulation {
 
     /// Submits 1 to 5 messages at once (so their commits share group commits).
     func submitBatch() async {
-        let specs = (0..<(1 + random.below(5))).map { _ in nextSpec() }.filter { _ in true }
+        let specs = (0..<(1 + random.below(5))).map { _ in nextSpec() }
         let receiver = self.receiver!
         let world = self.world
         let seed = self.seed

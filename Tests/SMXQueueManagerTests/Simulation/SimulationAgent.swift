@@ -96,7 +96,7 @@ final class SimulationAgent: DeliveryAgent {
         case .reject:
             world.rejected(addresses, epoch: epoch, at: clock.now().microsecondsSinceEpoch)
             return DeliveryResult(jobID: job.id, connection: .connected, recipients: job.recipients.map { RecipientResult($0.id, .permanentFailure(Self.unknownUser)) })
-        case .defer_:
+        case .tryLater:
             for address in addresses { world.note(address, "deferred (451) in epoch \(epoch) at \(start)") }
             return DeliveryResult(jobID: job.id, connection: .connected, recipients: job.recipients.map { RecipientResult($0.id, .temporaryFailure(Self.later)) })
         }

@@ -132,10 +132,12 @@ final class SimulationWorld: Sendable {
         }
     }
 
-    /// What the destination at `host` does with a job starting now: nil to connect and
-    /// answer per `answer`, or how long to wait first.
-    enum Answer { case connectFailed, deliver, reject, defer_ }
+    /// What a destination does with a job: no connection; or a connection on which it
+    /// takes, refuses for good (5xx) or defers (4xx) every recipient.
+    enum Answer { case connectFailed, deliver, reject, tryLater }
 
+    /// What the destination at `host` does with a job starting now, and how long it takes
+    /// to answer (nil: at once). A flaky destination counts its failures down here.
     func answer(for host: String, now: UInt64) -> (Answer, Duration?) {
         state.withLock { state in
             state.jobs += 1
@@ -155,7 +157,7 @@ final class SimulationWorld: Sendable {
             case .rejecting:
                 return (.reject, nil)
             case .deferring:
-                return (.defer_, nil)
+                return (.tryLater, nil)
             case .slow(let delay):
                 return (.deliver, delay)
             }
@@ -237,14 +239,10 @@ final class SimulationWorld: Sendable {
 }
 
 /// The fields of a delivery status notification the simulation checks.
-struct NotificationReport: Sendable, Equatable {
+struct NotificationReport: Sendable {
     var originalEnvelopeID: String?
     /// (Final-Recipient address, Action) per recipient block, in order.
     var recipients: [(String, String)]
-
-    static func == (a: Self, b: Self) -> Bool {
-        a.originalEnvelopeID == b.originalEnvelopeID && a.recipients.map(\.0) == b.recipients.map(\.0) && a.recipients.map(\.1) == b.recipients.map(\.1)
-    }
 
     /// Reads `Original-Envelope-Id:`, and `Final-Recipient: rfc822; ADDR` with the `Action:`
     /// that follows it in its block, from the rendered message (folded lines unfolded).
