@@ -253,7 +253,10 @@ public final class BTreeFile: @unchecked Sendable {
     /// What a crash can leave, with M the newest meta page (checkpoint c at transaction t):
     /// - the journal of generation c (based at t): its commits after t;
     /// - the journal of generation c - 1: the crash came after M's sync and before the
-    ///   journal continuing it was in place; none of its commits is above t;
+    ///   journal continuing it was in place; none of its commits is above t. Or an older
+    ///   one still: opening that state runs a checkpoint (c + 1, in the slot of c - 1),
+    ///   and a crash after its meta page and before its journal leaves c + 1 with the
+    ///   journal of c - 1;
     /// - also a next journal of generation c + 1: a checkpoint's writes were running behind
     ///   the commits (M is the one before it). The journal's commits, then the
     ///   checkpoint's own transaction (the next journal's base; it changed nothing but the
@@ -291,7 +294,11 @@ public final class BTreeFile: @unchecked Sendable {
             }
             return .readAgain
         }
-        guard current ? header.baseSequence == checkpoint.txid : header.segmentNumber + 1 == checkpoint.checkpoint else {
+        // An older journal (not current) is one the checkpoint has overtaken: generation
+        // c - 1, or further back when the checkpoint that recovery itself runs at open was
+        // cut short the same way (its meta page durable, its journal not yet in place).
+        // Either way the meta holds all of it, which the replay checks commit by commit.
+        guard current ? header.baseSequence == checkpoint.txid : header.segmentNumber < checkpoint.checkpoint else {
             throw StoreError(
                 .corrupted,
                 "journal generation \(header.segmentNumber) at transaction \(header.baseSequence) does not continue checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
