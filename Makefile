@@ -38,7 +38,10 @@ bench-quick: setup
 fuzz: setup
 	tools/fuzz
 
-# Long crash campaigns (many seeds, bigger workloads), release build.
+# Long crash campaigns (many seeds, bigger workloads), release build; among them the queue
+# manager's simulation (QueueManagerSimulationSoakTests: 500 seeds, over 100,000 messages,
+# totals in one line). Replay one failing seed with the line it prints, e.g.
+# SMX_SIM_SEED=1234 SMX_SIM_MESSAGES=220 swift test -c release --filter QueueManagerSimulation
 soak: setup
 	SMX_SOAK=1 $(SWIFT) test -c release --filter Soak
 

@@ -201,30 +201,45 @@ public final class BTreeFile: @unchecked Sendable {
         }
     }
 
-    /// A new file in an existing directory: two meta pages (checkpoints 0 and 1 at
-    /// transaction 0), synced, then its journal for checkpoint 1 (whose creation syncs the
-    /// directory).
+    /// A new file in an existing directory, built under a temporary name
+    /// (``creationPath(for:)``): two meta pages (checkpoints 0 and 1 at transaction 0),
+    /// synced; then its journal for checkpoint 1 (whose creation syncs the directory); then
+    /// the rename to the file's name and the directory synced. A crash anywhere in between
+    /// leaves no file under its name (directories keep their entry operations in order, so
+    /// a surviving name has its journal and synced meta pages): the next open creates it
+    /// again, replacing the leftovers. (Created in place, a crash could keep the file's
+    /// name without its journal's, and no later open would take the queue.)
     private static func create(fileSystem: any FileSystem, configuration: Configuration) throws {
         let path = configuration.path
+        let temporary = creationPath(for: path)
         let pageSize = configuration.pageSize
-        let handle = try fileSystem.openFile(path, mode: .createNew)
-        defer { try? handle.close() }
-        let created = wallClockMicros()
-        try handle.allocate(offset: 0, length: configuration.growthPages * pageSize)
-        for slot in 0..<2 {
-            let meta = MetaPage(
-                pageSize: pageSize, queueID: configuration.queueID, txid: 0, catalogRoot: 0,
-                freelistHead: 0, pageCount: 2, createdMicros: created, checkpoint: UInt64(slot)
-            )
-            try handle.write(meta.encode(), at: slot * pageSize)
+        if try fileSystem.itemType(temporary) != nil { try fileSystem.removeFile(temporary) }
+        let handle = try fileSystem.openFile(temporary, mode: .createNew)
+        do {
+            defer { try? handle.close() }
+            let created = wallClockMicros()
+            try handle.allocate(offset: 0, length: configuration.growthPages * pageSize)
+            for slot in 0..<2 {
+                let meta = MetaPage(
+                    pageSize: pageSize, queueID: configuration.queueID, txid: 0, catalogRoot: 0,
+                    freelistHead: 0, pageCount: 2, createdMicros: created, checkpoint: UInt64(slot)
+                )
+                try handle.write(meta.encode(), at: slot * pageSize)
+            }
+            try handle.fullSync()
         }
-        try handle.fullSync()
         let journal = try BTreeJournal.create(
             fileSystem: fileSystem, file: path, queueID: configuration.queueID, generation: 1, base: 0,
             growthBytes: configuration.journalGrowthBytes
         )
         journal.close()
+        try fileSystem.rename(temporary, to: path)
+        try fileSystem.syncDirectory(Path.directory(of: path))
     }
+
+    /// Where ``create(fileSystem:configuration:)`` builds a new file before renaming it
+    /// into place.
+    public static func creationPath(for file: String) -> String { file + ".new" }
 
     /// `readAgain`: a read-only open raced the writer (a checkpoint started a newer
     /// journal, or a commit was being written while the journal was read).
@@ -238,7 +253,10 @@ public final class BTreeFile: @unchecked Sendable {
     /// What a crash can leave, with M the newest meta page (checkpoint c at transaction t):
     /// - the journal of generation c (based at t): its commits after t;
     /// - the journal of generation c - 1: the crash came after M's sync and before the
-    ///   journal continuing it was in place; none of its commits is above t;
+    ///   journal continuing it was in place; none of its commits is above t. Or an older
+    ///   one still: opening that state runs a checkpoint (c + 1, in the slot of c - 1),
+    ///   and a crash after its meta page and before its journal leaves c + 1 with the
+    ///   journal of c - 1;
     /// - also a next journal of generation c + 1: a checkpoint's writes were running behind
     ///   the commits (M is the one before it). The journal's commits, then the
     ///   checkpoint's own transaction (the next journal's base; it changed nothing but the
@@ -276,7 +294,11 @@ public final class BTreeFile: @unchecked Sendable {
             }
             return .readAgain
         }
-        guard current ? header.baseSequence == checkpoint.txid : header.segmentNumber + 1 == checkpoint.checkpoint else {
+        // An older journal (not current) is one the checkpoint has overtaken: generation
+        // c - 1, or further back when the checkpoint that recovery itself runs at open was
+        // cut short the same way (its meta page durable, its journal not yet in place).
+        // Either way the meta holds all of it, which the replay checks commit by commit.
+        guard current ? header.baseSequence == checkpoint.txid : header.segmentNumber < checkpoint.checkpoint else {
             throw StoreError(
                 .corrupted,
                 "journal generation \(header.segmentNumber) at transaction \(header.baseSequence) does not continue checkpoint \(checkpoint.checkpoint) at transaction \(checkpoint.txid)",
