@@ -491,6 +491,10 @@ final class Simulation {
             world.state.withLock { state in
                 for address in held.addresses {
                     state.history[address, default: []].append("queued after \(context), epoch \(newEpoch)")
+                    // A failure report delivered after the image (the manager ran on until
+                    // the stop) is in flight at the crash like a delivery: the recovered
+                    // queue may deliver the recipient after all.
+                    if state.failureReports[address, default: 0] > 0 { state.crashWindow.insert(address) }
                     guard state.deliveries[address, default: 0] > 0 else { continue }
                     state.allowances[address, default: 0] += 1
                     state.crashWindow.insert(address)

@@ -14,10 +14,10 @@ import SMXQueueManager
 ///
 /// To switch on: set ``enabled`` to true and uncomment the line in ``configure(_:)``.
 enum SimulationNotifications {
-    static let enabled = false
+    static let enabled = true
 
     static func configure(_ configuration: inout QueueManagerConfiguration) {
         guard enabled else { return }
-        // configuration.notifications = NotificationConfiguration(reportingMTA: "mx.sim.example")
+        configuration.notifications = NotificationConfiguration(reportingMTA: "mx.sim.example")
     }
 }

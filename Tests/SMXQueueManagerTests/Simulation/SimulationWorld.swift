@@ -73,7 +73,8 @@ final class SimulationWorld: Sendable {
         /// Deliveries a crash allows again: the recipient was delivered in the crashed
         /// epoch and is still queued in the recovered stores.
         var allowances: [String: Int] = [:]
-        /// Recipients a crash left queued after a delivery (whether or not redelivered since).
+        /// Recipients a crash left queued after a delivery or a failure report (whether or
+        /// not delivered or reported since).
         var crashWindow: Set<String> = []
         var duplicates = 0
         /// Failure reports (Action: failed) per recipient address, from DSNs delivered.
@@ -248,7 +249,8 @@ struct NotificationReport: Sendable {
     /// that follows it in its block, from the rendered message (folded lines unfolded).
     init(parsing body: [UInt8]) {
         var lines: [String] = []
-        for raw in String(decoding: body, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: split on both forms of line end.
+        for raw in String(decoding: body, as: UTF8.self).split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             var line = String(raw)
             if line.hasSuffix("\r") { line.removeLast() }
             if let first = line.first, first == " " || first == "\t", !lines.isEmpty, !lines[lines.count - 1].isEmpty {
