@@ -110,13 +110,9 @@ extension QueueManager {
         for (key, var list) in awaitingJobs {
             // Drop leading envelopes none of whose recipients still waits.
             var oldest: ActiveQueueEntry?
-            while let (envelopeID, ids) = list.first() {
-                if let id = ids.first(where: { isAwaitingJob($0, at: key) }) {
-                    oldest = activeQueue.entry(id)
-                    break
-                }
-                _ = list.popFirst()
-                _ = envelopeID
+            while oldest == nil, let (_, ids) = list.first() {
+                oldest = ids.first { isAwaitingJob($0, at: key) }.flatMap { activeQueue.entry($0) }
+                if oldest == nil { _ = list.popFirst() }
             }
             guard let oldest else {
                 awaitingJobs[key] = nil

@@ -135,7 +135,7 @@ extension QueueManager {
                 }
                 if plan.reported.isEmpty && plan.delayed.isEmpty {
                     // Nothing to send: suppressed or dropped failures go at once.
-                    writes.bounced += plan.suppressed + plan.dropped
+                    writes.bounced += plan.removed
                     delayOwed.remove(envelopeID)
                     continue
                 }
