@@ -10,6 +10,9 @@ extension ActiveQueue {
     /// 3. Each entry is filed under its own recipient id (so no recipient is in twice).
     /// 4. An entry has a delivery class and next hop exactly when it is resolved (awaiting
     ///    a job or at an agent), and a job exactly when it is at an agent.
+    /// 5. Every entry awaiting resolution or at an agent has its element in that state's
+    ///    heap, each heap is in heap order, and its top is not stale (so
+    ///    ``nextExpiry(resolverTimeout:agentTimeout:)`` is exact).
     public func verify() -> [String] {
         var problems: [String] = []
         var recount = [Int](repeating: 0, count: counts.count)
@@ -30,6 +33,16 @@ extension ActiveQueue {
                 if counts[index] != recount[index] || counts[index] < 0 {
                     problems.append("count from \(source) \(state) is \(counts[index]), entries say \(recount[index])")
                 }
+            }
+        }
+        for (heap, state) in [(awaitingResolution, ActiveQueueEntry.State.awaitingResolution), (atAgent, .atAgent)] {
+            if let top = heap.top, current(top, in: state) == nil { problems.append("the \(state) heap's top \(top.id) is stale") }
+            let listed = Set(heap.elements.lazy.filter { self.current($0, in: state) != nil }.map(\.id))
+            for entry in entries.values where entry.state == state && !listed.contains(entry.id) {
+                problems.append("\(entry) is not in the \(state) heap")
+            }
+            for (index, element) in heap.elements.enumerated() where index > 0 && element < heap.elements[(index - 1) / 2] {
+                problems.append("the \(state) heap is out of order at \(index)")
             }
         }
         if entries.count > configuration.capacity {

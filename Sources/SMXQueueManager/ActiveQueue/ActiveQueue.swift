@@ -30,6 +30,12 @@ public struct ActiveQueue: Sendable {
     private(set) var entries: [RecipientID: ActiveQueueEntry] = [:]
     /// Entries per source and state, indexed by ``countIndex(_:_:)``.
     private(set) var counts = [Int](repeating: 0, count: ActiveQueueEntry.Source.allCases.count * ActiveQueueEntry.State.allCases.count)
+    /// The entries awaiting resolution and those at an agent, by the time they entered that
+    /// state (``SinceHeap``): after every change, the top of each is an entry still in that
+    /// state since that time, so the next expiry is read off the tops and the expired
+    /// entries are found without a scan.
+    private(set) var awaitingResolution = SinceHeap()
+    private(set) var atAgent = SinceHeap()
 
     public init(configuration: ActiveQueueConfiguration) {
         self.configuration = configuration
@@ -47,12 +53,13 @@ public struct ActiveQueue: Sendable {
 
     /// Entries from `source`.
     public func count(from source: ActiveQueueEntry.Source) -> Int {
-        ActiveQueueEntry.State.allCases.reduce(0) { $0 + counts[Self.countIndex(source, $1)] }
+        let first = Self.countIndex(source, .awaitingResolution)
+        return counts[first] + counts[first + 1] + counts[first + 2]
     }
 
     /// Entries in `state`.
     public func count(in state: ActiveQueueEntry.State) -> Int {
-        ActiveQueueEntry.Source.allCases.reduce(0) { $0 + counts[Self.countIndex($1, state)] }
+        counts[Self.countIndex(.incoming, state)] + counts[Self.countIndex(.deferred, state)]
     }
 
     /// Entries from `source` in `state`.
@@ -91,6 +98,7 @@ public struct ActiveQueue: Sendable {
         if source == .deferred, count(from: .deferred) >= configuration.maximumDeferred { throw .deferredMaximum }
         entries[id] = ActiveQueueEntry(id: id, source: source, since: now)
         counts[Self.countIndex(source, .awaitingResolution)] += 1
+        awaitingResolution.push(SinceHeap.Element(since: now, id: id))
     }
 
     /// Records the resolver's answer for a recipient awaiting resolution: it now awaits a
@@ -99,11 +107,12 @@ public struct ActiveQueue: Sendable {
     /// Throws ``ActiveQueueError/unknownRecipient(_:)`` or ``ActiveQueueError/wrongState(_:_:)``
     /// for an answer that came too late or twice.
     public mutating func resolved(_ id: RecipientID, deliveryClass: DeliveryClass, nextHop: NextHop, now: Timestamp) throws(ActiveQueueError) {
-        guard var entry = entries[id] else { throw .unknownRecipient(id) }
-        guard entry.state == .awaitingResolution else { throw .wrongState(id, entry.state) }
-        entry.deliveryClass = deliveryClass
-        entry.nextHop = nextHop
-        move(&entry, to: .awaitingJob, now: now)
+        guard let index = entries.index(forKey: id) else { throw .unknownRecipient(id) }
+        let state = entries.values[index].state
+        guard state == .awaitingResolution else { throw .wrongState(id, state) }
+        entries.values[index].deliveryClass = deliveryClass
+        entries.values[index].nextHop = nextHop
+        move(at: index, to: .awaitingJob, now: now)
     }
 
     /// Records that `job` took `ids` to an agent at `now`. All or nothing: every recipient
@@ -112,14 +121,17 @@ public struct ActiveQueue: Sendable {
     /// and changes nothing.
     public mutating func dispatched(_ ids: [RecipientID], job: DeliveryJob.ID, now: Timestamp) throws(ActiveQueueError) {
         var seen = Set<RecipientID>()
-        for id in ids {
-            guard let entry = entries[id] else { throw .unknownRecipient(id) }
-            guard entry.state == .awaitingJob, seen.insert(id).inserted else { throw .wrongState(id, entry.state) }
+        for (position, id) in ids.enumerated() {
+            guard let index = entries.index(forKey: id) else { throw .unknownRecipient(id) }
+            let state = entries.values[index].state
+            // Named once: a linear check for the usual handful, a set beyond.
+            let repeated = ids.count <= 16 ? ids[..<position].contains(id) : !seen.insert(id).inserted
+            guard state == .awaitingJob, !repeated else { throw .wrongState(id, state) }
         }
         for id in ids {
-            guard var entry = entries[id] else { continue }
-            entry.job = job
-            move(&entry, to: .atAgent, now: now)
+            guard let index = entries.index(forKey: id) else { continue }
+            entries.values[index].job = job
+            move(at: index, to: .atAgent, now: now)
         }
     }
 
@@ -131,17 +143,18 @@ public struct ActiveQueue: Sendable {
     /// result of a job that timed out leaves a later entry for the recipient alone.
     @discardableResult
     public mutating func finished(_ id: RecipientID, job: DeliveryJob.ID) throws(ActiveQueueError) -> ActiveQueueEntry {
-        guard let entry = entries[id] else { throw .unknownRecipient(id) }
-        guard entry.state == .atAgent, entry.job == job else { throw .wrongState(id, entry.state) }
-        return take(entry)
+        guard let index = entries.index(forKey: id) else { throw .unknownRecipient(id) }
+        let state = entries.values[index].state
+        guard state == .atAgent, entries.values[index].job == job else { throw .wrongState(id, state) }
+        return take(at: index)
     }
 
     /// Takes out a recipient in any state (a resolver failure, an expired entry moved to the
     /// deferred queue, an operator's delete) and returns its entry; nil when it was not in.
     @discardableResult
     public mutating func remove(_ id: RecipientID) -> ActiveQueueEntry? {
-        guard let entry = entries[id] else { return nil }
-        return take(entry)
+        guard let index = entries.index(forKey: id) else { return nil }
+        return take(at: index)
     }
 
     /// The entries that waited too long at `now`: awaiting resolution for `resolverTimeout`
@@ -149,19 +162,37 @@ public struct ActiveQueue: Sendable {
     /// in the queue: the queue manager writes each to the deferred queue with a temporary
     /// error (unless its queue lifetime is over) and then ``remove(_:)``s it. Entries
     /// awaiting a job do not expire: the seed calls that wait a scheduler bug, not a
-    /// timeout. O(n log n).
+    /// timeout. O(k log k) for k expired entries (plus the stale heap elements among the
+    /// due ones, which the removals drop).
     public func expired(now: Timestamp, resolverTimeout: Duration, agentTimeout: Duration) -> [ActiveQueueEntry] {
-        entries.values.filter { entry in
-            guard let deadline = Self.deadline(of: entry, resolverTimeout: resolverTimeout, agentTimeout: agentTimeout) else { return false }
-            return now >= deadline
-        }.sorted(by: Self.longestWaitingFirst)
+        var found: [ActiveQueueEntry] = []
+        for (heap, state, timeout) in [(awaitingResolution, ActiveQueueEntry.State.awaitingResolution, resolverTimeout), (atAgent, .atAgent, agentTimeout)] {
+            heap.walk(while: { now >= $0.since + timeout }) { element in
+                if let entry = current(element, in: state) { found.append(entry) }
+            }
+        }
+        found.sort(by: Self.longestWaitingFirst)
+        // An entry taken out and admitted again at the same time has two equal elements.
+        var unique: [ActiveQueueEntry] = []
+        for entry in found where unique.last?.id != entry.id { unique.append(entry) }
+        return unique
     }
 
     /// The earliest time at which ``expired(now:resolverTimeout:agentTimeout:)`` will list
     /// an entry; nil when no entry can expire. The scheduler sleeps until the earlier of
-    /// this and the next-try cache's next due time instead of polling. O(n).
+    /// this and the next-try cache's next due time instead of polling. O(1).
     public func nextExpiry(resolverTimeout: Duration, agentTimeout: Duration) -> Timestamp? {
-        entries.values.compactMap { Self.deadline(of: $0, resolverTimeout: resolverTimeout, agentTimeout: agentTimeout) }.min()
+        let resolution = awaitingResolution.top.map { $0.since + resolverTimeout }
+        let agent = atAgent.top.map { $0.since + agentTimeout }
+        guard let resolution else { return agent }
+        return agent.map { min($0, resolution) } ?? resolution
+    }
+
+    /// The entry of a heap element when it is still in `state` since the element's time;
+    /// nil for a stale element.
+    func current(_ element: SinceHeap.Element, in state: ActiveQueueEntry.State) -> ActiveQueueEntry? {
+        guard let entry = entries[element.id], entry.state == state, entry.since == element.since else { return nil }
+        return entry
     }
 
     static func deadline(of entry: ActiveQueueEntry, resolverTimeout: Duration, agentTimeout: Duration) -> Timestamp? {
@@ -180,17 +211,40 @@ public struct ActiveQueue: Sendable {
         source.rawValue * ActiveQueueEntry.State.allCases.count + state.rawValue
     }
 
-    private mutating func move(_ entry: inout ActiveQueueEntry, to state: ActiveQueueEntry.State, now: Timestamp) {
-        counts[Self.countIndex(entry.source, entry.state)] -= 1
-        counts[Self.countIndex(entry.source, state)] += 1
-        entry.state = state
-        entry.since = now
-        entries[entry.id] = entry
+    private mutating func move(at index: Dictionary<RecipientID, ActiveQueueEntry>.Index, to state: ActiveQueueEntry.State, now: Timestamp) {
+        let source = entries.values[index].source
+        let old = entries.values[index].state
+        counts[Self.countIndex(source, old)] -= 1
+        counts[Self.countIndex(source, state)] += 1
+        entries.values[index].state = state
+        entries.values[index].since = now
+        if state == .atAgent { atAgent.push(SinceHeap.Element(since: now, id: entries.keys[index])) }
+        dropStale(in: old)
     }
 
-    private mutating func take(_ entry: ActiveQueueEntry) -> ActiveQueueEntry {
-        entries[entry.id] = nil
+    private mutating func take(at index: Dictionary<RecipientID, ActiveQueueEntry>.Index) -> ActiveQueueEntry {
+        let entry = entries.remove(at: index).value
         counts[Self.countIndex(entry.source, entry.state)] -= 1
+        dropStale(in: entry.state)
         return entry
+    }
+
+    /// Keeps the heap of a state true after an entry left it: stale elements on top are
+    /// dropped, and a heap grown to more than twice its live entries (stale ones held down
+    /// by an old live entry) is rebuilt without its stale elements (amortised O(1) per
+    /// stale element).
+    private mutating func dropStale(in state: ActiveQueueEntry.State) {
+        switch state {
+        case .awaitingJob:
+            return
+        case .awaitingResolution:
+            while let top = awaitingResolution.top, current(top, in: state) == nil { awaitingResolution.popTop() }
+            if awaitingResolution.count > 2 * count(in: state) + 64 {
+                awaitingResolution.rebuild(awaitingResolution.elements.filter { current($0, in: state) != nil })
+            }
+        case .atAgent:
+            while let top = atAgent.top, current(top, in: state) == nil { atAgent.popTop() }
+            if atAgent.count > 2 * count(in: state) + 64 { atAgent.rebuild(atAgent.elements.filter { current($0, in: state) != nil }) }
+        }
     }
 }

@@ -26,6 +26,7 @@ public struct DeliveryResult: Equatable, Sendable {
     /// none for any other.
     public func covers(_ job: DeliveryJob) -> Bool {
         guard jobID == job.id, recipients.count == job.recipients.count else { return false }
+        if zip(recipients, job.recipients).allSatisfy({ $0.id == $1.id }) { return true }
         return Set(recipients.map(\.id)) == Set(job.recipients.map(\.id))
     }
 }

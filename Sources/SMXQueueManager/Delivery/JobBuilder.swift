@@ -45,4 +45,21 @@ public struct JobBuilder: Sendable {
         }
         return jobs
     }
+
+    /// The jobs for recipients of `envelope` that share one delivery class and next hop
+    /// (the queue manager's dispatch, which lists them per destination): the same jobs
+    /// ``jobs(for:recipients:)`` makes for them, without grouping.
+    public mutating func jobs(
+        for envelope: DeliveryEnvelope, deliveryClass: DeliveryClass, nextHop: NextHop, recipients: [JobRecipient]
+    ) -> [DeliveryJob] {
+        var sorted = recipients
+        if !sorted.indices.dropFirst().allSatisfy({ sorted[$0 - 1].id < sorted[$0].id }) { sorted.sort { $0.id < $1.id } }
+        var jobs: [DeliveryJob] = []
+        for start in stride(from: 0, to: sorted.count, by: recipientsPerJob) {
+            let chunk = start == 0 && sorted.count <= recipientsPerJob ? sorted : Array(sorted[start..<min(start + recipientsPerJob, sorted.count)])
+            jobs.append(DeliveryJob(id: nextID, envelope: envelope, deliveryClass: deliveryClass, nextHop: nextHop, recipients: chunk))
+            nextID = DeliveryJob.ID(nextID.rawValue &+ 1)
+        }
+        return jobs
+    }
 }

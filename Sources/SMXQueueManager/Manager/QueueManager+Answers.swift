@@ -27,25 +27,7 @@ extension QueueManager {
             totals.acceptedMessages += 1
             totals.acceptedRecipients += transaction.recipients.count
         case .resolved(let id, let resolution):
-            guard let entry = activeQueue.entry(id), entry.state == .awaitingResolution else {
-                totals.lateAnswers += 1
-                return
-            }
-            switch resolution {
-            case .deliver(let deliveryClass, let nextHop):
-                do {
-                    try activeQueue.resolved(id, deliveryClass: deliveryClass, nextHop: nextHop, now: now)
-                    noteAwaitingJob(id, deliveryClass: deliveryClass, nextHop: nextHop)
-                } catch {
-                    totals.lateAnswers += 1
-                }
-            case .temporaryFailure(let reply):
-                activeQueue.remove(id)
-                results.append(RecipientDisposition(id: id, source: entry.source, outcome: .temporaryFailure(reply), nextHop: nil))
-            case .permanentFailure(let reply):
-                activeQueue.remove(id)
-                results.append(RecipientDisposition(id: id, source: entry.source, outcome: .permanentFailure(reply), nextHop: nil))
-            }
+            apply(resolution, to: id, now: now, into: &results)
         case .delivered(let job, let result):
             guard jobs.removeValue(forKey: job.id) != nil else {
                 totals.lateAnswers += 1
@@ -53,14 +35,18 @@ extension QueueManager {
             }
             let complete = result.covers(job)
             destinations.finished(job.nextHop, outcome: complete ? result.connection : .failed, now: now, using: &random)
+            // The usual result lists the job's recipients in the job's order; any other is
+            // matched by id (the first result for a recipient counts).
+            let inOrder = result.jobID == job.id && result.recipients.count == job.recipients.count
+                && zip(result.recipients, job.recipients).allSatisfy { $0.id == $1.id }
             var outcomes: [RecipientID: RecipientOutcome] = [:]
-            if result.jobID == job.id {
+            if result.jobID == job.id, !inOrder {
                 for recipient in result.recipients where outcomes[recipient.id] == nil { outcomes[recipient.id] = recipient.outcome }
             }
-            for recipient in job.recipients {
+            for (position, recipient) in job.recipients.enumerated() {
                 guard let entry = try? activeQueue.finished(recipient.id, job: job.id) else { continue }
                 let outcome: RecipientDisposition.Outcome
-                switch outcomes[recipient.id] {
+                switch inOrder ? result.recipients[position].outcome : outcomes[recipient.id] {
                 case .delivered(let reply): outcome = .delivered(reply)
                 case .temporaryFailure(let reply): outcome = .temporaryFailure(reply)
                 case .permanentFailure(let reply): outcome = .permanentFailure(reply)
@@ -68,6 +54,33 @@ extension QueueManager {
                 }
                 results.append(RecipientDisposition(id: recipient.id, source: entry.source, outcome: outcome, nextHop: job.nextHop))
             }
+        }
+    }
+
+    /// Applies a resolver's answer to an entry awaiting it: it awaits a job at its
+    /// destination, or leaves the active queue with the failure as its result. An answer
+    /// for an entry no longer awaiting one is counted as late and ignored.
+    func apply(_ resolution: Resolution, to id: RecipientID, now: Timestamp, into results: inout [RecipientDisposition]) {
+        guard let entry = activeQueue.entry(id), entry.state == .awaitingResolution else {
+            totals.lateAnswers += 1
+            return
+        }
+        switch resolution {
+        case .deliver(let deliveryClass, let nextHop):
+            do {
+                try activeQueue.resolved(id, deliveryClass: deliveryClass, nextHop: nextHop, now: now)
+                noteAwaitingJob(id, deliveryClass: deliveryClass, nextHop: nextHop)
+            } catch {
+                totals.lateAnswers += 1
+            }
+        case .temporaryFailure(let reply):
+            activeQueue.remove(id)
+            fillAgain = true
+            results.append(RecipientDisposition(id: id, source: entry.source, outcome: .temporaryFailure(reply), nextHop: nil))
+        case .permanentFailure(let reply):
+            activeQueue.remove(id)
+            fillAgain = true
+            results.append(RecipientDisposition(id: id, source: entry.source, outcome: .permanentFailure(reply), nextHop: nil))
         }
     }
 

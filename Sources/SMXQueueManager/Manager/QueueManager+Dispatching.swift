@@ -1,20 +1,34 @@
 import SMXStore
 
 extension QueueManager {
-    /// Sends the recipients admitted this pass to the resolver, each on its own task.
-    func resolveAdmitted() {
+    /// Resolves the recipients admitted this pass: a resolver that answers at once
+    /// (``AddressResolver/resolveAtOnce(recipient:sender:)``, a table in memory) is applied
+    /// here, so the recipient may get its job in this pass's dispatch; any other answer is
+    /// awaited on a task of its own and comes back as an event.
+    func resolveAdmitted(now: Timestamp, into results: inout [RecipientDisposition]) {
         let ids = toResolve
         toResolve = []
+        let resolver = self.resolver
+        let inbox = self.inbox
         for id in ids {
-            guard let (recipient, envelope) = jobParts(id) else { continue }
-            let resolver = self.resolver
-            let inbox = self.inbox
+            guard let (address, sender) = addressAndSender(id) else { continue }
+            if let resolution = resolver.resolveAtOnce(recipient: address, sender: sender) {
+                apply(resolution, to: id, now: now, into: &results)
+                continue
+            }
             inbox.taskStarted(.resolution)
             Task.detached {
-                let resolution = await resolver.resolve(recipient: recipient.address, sender: envelope.sender)
+                let resolution = await resolver.resolve(recipient: address, sender: sender)
                 inbox.taskFinished(.resolution, with: .resolved(id, resolution))
             }
         }
+    }
+
+    /// The address and the envelope's sender of an active-queue entry.
+    func addressAndSender(_ id: RecipientID) -> (String, String)? {
+        if let entry = deferredEntries[id] { return (entry.recipient.address, entry.transaction.sender) }
+        guard let envelope = incoming[id.envelopeID], Int(id.index) < envelope.transaction.recipients.count else { return nil }
+        return (envelope.transaction.recipients[Int(id.index)].address, envelope.transaction.sender)
     }
 
     /// Where a resolved recipient waits for a job: its delivery class and next hop.
@@ -128,18 +142,21 @@ extension QueueManager {
             guard var list = awaitingJobs.removeValue(forKey: key) else { continue }
             defer { if !list.isEmpty { awaitingJobs[key] = list } }
             while let (envelopeID, listed) = list.popFirst() {
+                // An id is listed twice when its entry left and came back to the same
+                // destination before the old listing was dropped: a set beyond a handful.
                 var seen = Set<RecipientID>()
-                let ids = listed.filter { isAwaitingJob($0, at: key) && seen.insert($0).inserted }
                 var envelope: DeliveryEnvelope?
-                var resolved: [ResolvedRecipient] = []
-                for id in ids {
-                    guard let (recipient, parts) = jobParts(id) else { continue }
-                    envelope = envelope ?? parts
-                    resolved.append(ResolvedRecipient(recipient, deliveryClass: key.deliveryClass, nextHop: key.nextHop))
+                var recipients: [JobRecipient] = []
+                recipients.reserveCapacity(listed.count)
+                for (position, id) in listed.enumerated() where isAwaitingJob(id, at: key) {
+                    guard listed.count <= 16 ? !listed[..<position].contains(id) : seen.insert(id).inserted else { continue }
+                    guard let recipient = jobRecipient(id) else { continue }
+                    if envelope == nil { envelope = deliveryEnvelope(id) }
+                    recipients.append(recipient)
                 }
                 guard let envelope else { continue }
                 var left: [RecipientID] = []
-                for job in jobBuilder.jobs(for: envelope, recipients: resolved) {
+                for job in jobBuilder.jobs(for: envelope, deliveryClass: key.deliveryClass, nextHop: key.nextHop, recipients: recipients) {
                     if !left.isEmpty || !start(job, gated: gated, now: now, into: &results) { left += job.recipients.map(\.id) }
                 }
                 if !left.isEmpty {
@@ -153,8 +170,11 @@ extension QueueManager {
     /// Delivers a discard job at once, postpones a gated one, or starts it at an agent;
     /// false when its destination takes no more jobs now (its recipients keep waiting).
     func start(_ job: DeliveryJob, gated: Bool, now: Timestamp, into results: inout [RecipientDisposition]) -> Bool {
-        let sources = job.recipients.compactMap { activeQueue.entry($0.id).map { ($0.id, $0.source) } }
+        var sources: [(RecipientID, ActiveQueueEntry.Source)] {
+            job.recipients.compactMap { activeQueue.entry($0.id).map { ($0.id, $0.source) } }
+        }
         if job.deliveryClass == .discard {
+            fillAgain = true
             for (id, source) in sources {
                 activeQueue.remove(id)
                 results.append(RecipientDisposition(id: id, source: source, outcome: .delivered(.discarded), nextHop: job.nextHop))
@@ -162,6 +182,7 @@ extension QueueManager {
             return true
         }
         if gated, let gate = destinations.nextRetry(job.nextHop) {
+            fillAgain = true
             let reply = StatusReply.managerFailure(4, 1, "\(job.nextHop) is not tried before its retry time")
             for (id, source) in sources {
                 activeQueue.remove(id)
@@ -189,22 +210,25 @@ extension QueueManager {
         return true
     }
 
-    /// The job recipient and envelope of an active-queue entry, from the queue it came from.
-    func jobParts(_ id: RecipientID) -> (JobRecipient, DeliveryEnvelope)? {
+    /// The job recipient of an active-queue entry, from the queue it came from.
+    func jobRecipient(_ id: RecipientID) -> JobRecipient? {
         if let entry = deferredEntries[id] {
             let r = entry.recipient
-            let t = entry.transaction
-            return (
-                JobRecipient(id: id, address: r.address, notify: r.notify, originalRecipient: r.originalRecipient),
-                DeliveryEnvelope(envelopeID: t.envelopeID, sender: t.sender, mail: t.mail, content: t.content)
-            )
+            return JobRecipient(id: id, address: r.address, notify: r.notify, originalRecipient: r.originalRecipient)
         }
-        guard let envelope = incoming[id.envelopeID], Int(id.index) < envelope.transaction.recipients.count else { return nil }
-        let t = envelope.transaction
-        let r = t.recipients[Int(id.index)]
-        return (
-            JobRecipient(id: id, address: r.address, notify: r.notify, originalRecipient: r.originalRecipient),
-            DeliveryEnvelope(envelopeID: t.envelopeID, sender: t.sender, mail: t.mail, content: t.content)
-        )
+        guard let index = incoming.index(forKey: id.envelopeID), Int(id.index) < incoming.values[index].transaction.recipients.count else { return nil }
+        let r = incoming.values[index].transaction.recipients[Int(id.index)]
+        return JobRecipient(id: id, address: r.address, notify: r.notify, originalRecipient: r.originalRecipient)
+    }
+
+    /// The envelope of an active-queue entry, from the queue it came from.
+    func deliveryEnvelope(_ id: RecipientID) -> DeliveryEnvelope? {
+        if let entry = deferredEntries[id] {
+            let t = entry.transaction
+            return DeliveryEnvelope(envelopeID: t.envelopeID, sender: t.sender, mail: t.mail, content: t.content)
+        }
+        guard let index = incoming.index(forKey: id.envelopeID) else { return nil }
+        let t = incoming.values[index].transaction
+        return DeliveryEnvelope(envelopeID: t.envelopeID, sender: t.sender, mail: t.mail, content: t.content)
     }
 }

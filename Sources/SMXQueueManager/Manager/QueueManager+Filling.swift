@@ -29,14 +29,16 @@ extension QueueManager {
         var admitted = 0
         while admitted < limit, incomingHead < incomingOrder.count {
             let envelopeID = incomingOrder[incomingHead]
-            guard var envelope = incoming[envelopeID] else {
+            guard let index = incoming.index(forKey: envelopeID) else {
                 incomingHead += 1
                 continue
             }
             var full = false
-            while admitted < limit, envelope.admitted < envelope.transaction.recipients.count {
-                let id = RecipientID(envelopeID, UInt32(envelope.admitted))
-                if envelope.transaction.recipients[envelope.admitted].state == .pending {
+            let count = incoming.values[index].transaction.recipients.count
+            var next = incoming.values[index].admitted
+            while admitted < limit, next < count {
+                let id = RecipientID(envelopeID, UInt32(next))
+                if incoming.values[index].transaction.recipients[next].state == .pending {
                     do {
                         try activeQueue.admit(id, from: .incoming, now: now)
                     } catch {
@@ -46,11 +48,11 @@ extension QueueManager {
                     toResolve.append(id)
                     admitted += 1
                 }
-                envelope.admitted += 1
+                next += 1
                 waitingIncoming -= 1
             }
-            incoming[envelopeID] = envelope
-            if envelope.waiting == 0 { incomingHead += 1 }
+            incoming.values[index].admitted = next
+            if next == count { incomingHead += 1 }
             if full { break }
         }
         if incomingHead > 1_024, incomingHead * 2 > incomingOrder.count {

@@ -109,17 +109,20 @@ extension QueueManager {
                 if let key = record.nextTryKey { cache.remove(key) }
             }
             for key in finishedKeys { poppedKeys.remove(key) }
-            for key in newKeys { cache.insert(key) }
+            for key in newKeys {
+                cache.insert(key)
+                if key.nextTry <= passTime.microsecondsSinceEpoch { fillAgain = true }
+            }
         }
 
         // 2. The incoming log: outcomes (delivered ones may lag: rule 4), then closes.
         var records: [LogRecord] = []
         var touched: [EnvelopeID] = []
         for (id, state, reply) in outcomes {
-            guard var envelope = incoming[id.envelopeID] else { continue }
-            if envelope.transaction.recipients[Int(id.index)].state == .pending { envelope.remaining -= 1 }
-            envelope.transaction.recipients[Int(id.index)].state = state
-            incoming[id.envelopeID] = envelope
+            // In place: a copy taken out of the dictionary would copy the recipients on write.
+            guard let index = incoming.index(forKey: id.envelopeID) else { continue }
+            if incoming.values[index].transaction.recipients[Int(id.index)].state == .pending { incoming.values[index].remaining -= 1 }
+            incoming.values[index].transaction.recipients[Int(id.index)].state = state
             records.append(.outcome(id.envelopeID, recipient: Int(id.index), state, reply: reply))
             if touched.last != id.envelopeID { touched.append(id.envelopeID) }
         }

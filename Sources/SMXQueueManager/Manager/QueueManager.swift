@@ -19,18 +19,22 @@ import SMXStore
 /// receiver's `onAccepted`), a resolver or agent answer, the next due time (the next-try
 /// cache's earliest key, the active queue's next expiry) or a stop. Each pass:
 /// 1. applies the answers that came in (resolutions; agent results, which also update
-///    the destination's state);
+///    the destination's state) and what operations committed;
 /// 2. takes out entries that waited too long for the resolver or an agent;
-/// 3. builds jobs (one envelope, one destination, up to `recipientsPerJob`) for resolved
+/// 3. fills the active queue with ``FillPlanner`` from the incoming queue (FIFO) and the
+///    due deferred recipients (through the next-try cache), in large batches;
+/// 4. resolves the newly admitted recipients: at once when the ``AddressResolver`` can
+///    (``AddressResolver/resolveAtOnce(recipient:sender:)``), else on a task each;
+/// 5. builds jobs (one envelope, one destination, up to `recipientsPerJob`) for resolved
 ///    entries whose destination may start one, and hands them to the agent; entries for a
 ///    destination known down until a later time are deferred to that time untried;
-/// 4. with ``QueueManagerConfiguration/notifications`` set, queues the notifications owed
-///    (failures whose report time came, delay warnings, successes), durable before step 5
+/// 6. with ``QueueManagerConfiguration/notifications`` set, queues the notifications owed
+///    (failures whose report time came, delay warnings, successes), durable before step 7
 ///    removes or marks what they report;
-/// 5. writes every result of the pass (see below);
-/// 6. fills the active queue with ``FillPlanner`` from the incoming queue (FIFO) and the
-///    due deferred recipients (through the next-try cache), in large batches;
-/// 7. sends the newly admitted recipients to the ``AddressResolver``.
+/// 7. writes every result of the pass (see below).
+///
+/// When steps 4–7 free room after the fill or make a next-try key due, the loop runs the
+/// next pass at once (``fillAgain``).
 ///
 /// **Order of writes** (ARCHITECTURE.md rules 2–4, the seed's "Updating Data in Queues
 /// after a Delivery Attempt"), per pass, coalesced into one deferred-queue commit and then
@@ -114,13 +118,18 @@ public actor QueueManager {
     /// Recipients awaiting a job, per destination, in the order they were resolved (ids of
     /// entries that moved on are dropped lazily).
     var awaitingJobs: [WaitingKey: WaitingList] = [:]
-    /// What operations committed, applied after the pass's writes.
+    /// What operations committed, applied by the next pass before its fill.
     var operationResults: [QueueOperationResult] = []
     /// Admitted this pass; sent to the resolver at its end.
     var toResolve: [RecipientID] = []
     var totals = QueueManagerStatistics.Totals()
     /// The time the last pass started with (what its fill compared due times against).
     var passTime = Timestamp(microsecondsSinceEpoch: 0)
+    /// After the pass's fill ran, its dispatch freed room in the active queue (a discard
+    /// job, recipients postponed to their destination's retry time) or its writes added a
+    /// next-try key already due (a failure's report time is its own): the loop goes round
+    /// again at once, so the next fill sees them (no event would wake it for them).
+    var fillAgain = false
     public private(set) var startupReport: StartupReport?
     /// Why the loop stopped on its own; nil while it runs or after a clean stop.
     public private(set) var failure: QueueManagerError?
@@ -230,7 +239,7 @@ public actor QueueManager {
                 failure = error
                 break
             }
-            if owesNotificationsNow && !wakeup.isStopped { continue }
+            if (owesNotificationsNow || fillAgain) && !wakeup.isStopped { continue }
             var reason = WakeReason.newMail
             let due = nextWakeTime()
             if inbox.park(until: due) {
@@ -255,14 +264,18 @@ public actor QueueManager {
         totals.passes += 1
         let now = clock.now()
         passTime = now
+        fillAgain = false
         var results: [RecipientDisposition] = []
         var reports: [Report] = []
         for event in inbox.drain() {
             handle(event, now: now, into: &results, reports: &reports)
         }
-        cleanUp(now: now, into: &results)
-        dispatch(now: now, into: &results)
         do {
+            try applyOperations()
+            cleanUp(now: now, into: &results)
+            try fill(now: now)
+            resolveAdmitted(now: now, into: &results)
+            dispatch(now: now, into: &results)
             let notices = try await notify(results: results, now: now)
             let reported = try reportedFailures(reports.flatMap(\.0))
             let noticed = Set(notices.bounced.map(\.id))
@@ -273,9 +286,6 @@ public actor QueueManager {
             for (_, continuation) in reports { continuation.resume(returning: .failure(error)) }
             throw error
         }
-        try applyOperations()
-        try fill(now: now)
-        resolveAdmitted()
         loadAdmission?.publish(activeQueueEntries: activeQueue.count)
     }
 

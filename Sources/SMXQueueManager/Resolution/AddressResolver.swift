@@ -11,4 +11,14 @@ public protocol AddressResolver: Sendable {
     /// brackets, empty for the null sender). A bare `Postmaster` must be qualified with the
     /// local domain by the caller first.
     func resolve(recipient: String, sender: String) async -> Resolution
+
+    /// The answer when it needs no waiting (a table in memory), else nil. The queue manager
+    /// asks this first, in its loop, and applies the answer in the same pass; on nil it
+    /// calls ``resolve(recipient:sender:)`` on a task of its own and bounds the wait. Must
+    /// be fast and must not block. The default is nil.
+    func resolveAtOnce(recipient: String, sender: String) -> Resolution?
+}
+
+extension AddressResolver {
+    public func resolveAtOnce(recipient: String, sender: String) -> Resolution? { nil }
 }

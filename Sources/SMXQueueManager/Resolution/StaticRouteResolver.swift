@@ -43,12 +43,17 @@ public struct StaticRouteResolver: AddressResolver {
 
     public func resolve(recipient: String, sender: String) -> Resolution {
         guard let domain = Self.domain(of: recipient) else { return .permanentFailure(Self.badSyntax) }
-        switch table.value(for: domain.host) {
+        switch table.value(forNormalized: domain.host) {
         case nil: return .deliver(.smtp, domain)
         case .relay(let nextHop): return .deliver(.smtp, nextHop)
         case .deliver(let deliveryClass): return .deliver(deliveryClass, domain)
         case .reject(let reply): return reply.status.statusClass == 4 ? .temporaryFailure(reply) : .permanentFailure(reply)
         }
+    }
+
+    /// A table in memory answers at once: the same as ``resolve(recipient:sender:)``.
+    public func resolveAtOnce(recipient: String, sender: String) -> Resolution? {
+        resolve(recipient: recipient, sender: sender)
     }
 
     /// The domain after the last `@` of `address` as a next hop; nil when the local part

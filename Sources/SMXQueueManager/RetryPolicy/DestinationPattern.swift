@@ -32,6 +32,9 @@ public enum DestinationPattern: Hashable, Sendable, CustomStringConvertible {
     }
 
     static func normalize(_ name: String) -> String {
+        if name.utf8.last != UInt8(ascii: "."), !name.utf8.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) {
+            return name
+        }
         var bytes = Array(name.utf8)
         if bytes.last == UInt8(ascii: ".") { bytes.removeLast() }
         for i in bytes.indices where (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(bytes[i]) {

@@ -28,8 +28,13 @@ struct DestinationPatternTable<Value: Sendable>: Sendable {
     /// The value of the most specific pattern matching `destination` (ASCII case and one
     /// trailing dot ignored), nil when none does.
     func value(for destination: String) -> Value? {
-        let name = DestinationPattern.normalize(destination)
-        if let value = exact[name] { return value }
+        value(forNormalized: DestinationPattern.normalize(destination))
+    }
+
+    /// ``value(for:)`` for a name already normalized (a ``NextHop``'s host is).
+    func value(forNormalized name: String) -> Value? {
+        if !exact.isEmpty, let value = exact[name] { return value }
+        guard !subdomains.isEmpty else { return fallback }
         var rest = Substring(name)
         while let dot = rest.firstIndex(of: ".") {
             rest = rest[rest.index(after: dot)...]

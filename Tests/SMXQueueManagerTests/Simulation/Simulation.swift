@@ -253,7 +253,7 @@ final class Simulation {
         prepare(held)
         agent = SimulationAgent(world: world, clock: clock, content: stores.content, epoch: epoch, seed: seed)
         manager = try QueueManager(
-            log: stores.log, contentStore: stores.content, deferredQueue: stores.deferred, resolver: try StaticRouteResolver(),
+            log: stores.log, contentStore: stores.content, deferredQueue: stores.deferred, resolver: seed % 2 == 0 ? try StaticRouteResolver() : AwaitedResolver(base: try StaticRouteResolver()),
             agent: agent, policy: Self.policy(), clock: clock, configuration: configuration())
         receiver = try await manager.start()
         if let report = await manager.startupReport, !report.unmovable.isEmpty {
