@@ -120,6 +120,21 @@ final class BenchDeliveryAgent: DeliveryAgent {
         return DeliveryResult(jobID: job.id, connection: .connected, recipients: results)
     }
 
+    /// In memory, nothing to wait for: a pass's jobs run in turn in the one call, with no
+    /// task per job (``DeliveryAgent/deliver(_:report:)``). `SMX_BENCH_QMGR_AGENT=tasks`
+    /// keeps the default instead (a child task per job), for comparison.
+    func deliver(_ jobs: [DeliveryJob], report: @escaping @Sendable (DeliveryJob, DeliveryResult) -> Void) async {
+        guard !Self.taskPerJob else {
+            await withTaskGroup(of: Void.self) { group in
+                for job in jobs { group.addTask { report(job, await self.deliver(job)) } }
+            }
+            return
+        }
+        for job in jobs { report(job, await deliver(job)) }
+    }
+
+    static let taskPerJob = getenv("SMX_BENCH_QMGR_AGENT").map { String(cString: $0) } == "tasks"
+
     var delivered: Int { deliveredCount.load(ordering: .relaxed) }
 
     var statistics: (jobs: Int, recipients: Int, temporaryFailures: Int, retriesDelivered: Int) {
@@ -333,6 +348,7 @@ struct QMGRSuite {
             ("body_bytes", .int(plan.bodyBytes)),
             ("domains", .int(plan.domains)),
             ("destination_limit", .int(plan.destinationLimit)),
+            ("agent", .string(BenchDeliveryAgent.taskPerJob ? "task per job" : "jobs of a pass in one call")),
             ("messages", .int(messages)),
             ("recipients", .int(recipients)),
             ("delivered", .int(statistics.totals.delivered)),

@@ -195,6 +195,12 @@ public struct ActiveQueue: Sendable {
         return entry
     }
 
+    /// Whether a heap element is not stale (``current(_:in:)`` without copying the entry).
+    func isCurrent(_ element: SinceHeap.Element, in state: ActiveQueueEntry.State) -> Bool {
+        guard let index = entries.index(forKey: element.id) else { return false }
+        return entries.values[index].state == state && entries.values[index].since == element.since
+    }
+
     static func deadline(of entry: ActiveQueueEntry, resolverTimeout: Duration, agentTimeout: Duration) -> Timestamp? {
         switch entry.state {
         case .awaitingResolution: entry.since + resolverTimeout
@@ -238,13 +244,13 @@ public struct ActiveQueue: Sendable {
         case .awaitingJob:
             return
         case .awaitingResolution:
-            while let top = awaitingResolution.top, current(top, in: state) == nil { awaitingResolution.popTop() }
+            while let top = awaitingResolution.top, !isCurrent(top, in: state) { awaitingResolution.popTop() }
             if awaitingResolution.count > 2 * count(in: state) + 64 {
-                awaitingResolution.rebuild(awaitingResolution.elements.filter { current($0, in: state) != nil })
+                awaitingResolution.rebuild(awaitingResolution.elements.filter { isCurrent($0, in: state) })
             }
         case .atAgent:
-            while let top = atAgent.top, current(top, in: state) == nil { atAgent.popTop() }
-            if atAgent.count > 2 * count(in: state) + 64 { atAgent.rebuild(atAgent.elements.filter { current($0, in: state) != nil }) }
+            while let top = atAgent.top, !isCurrent(top, in: state) { atAgent.popTop() }
+            if atAgent.count > 2 * count(in: state) + 64 { atAgent.rebuild(atAgent.elements.filter { isCurrent($0, in: state) }) }
         }
     }
 }

@@ -6,7 +6,10 @@ import SMXStore
 /// queue (in RCPT TO order: the incoming queue is FIFO), and whether the deferred queue
 /// holds the envelope (so the manager knows when an add creates it: one more reference to
 /// the body).
-struct IncomingEnvelope: Sendable {
+///
+/// A class: the manager's loop reads and changes it in place many times per recipient, and
+/// a struct in the dictionary was copied out (retaining every field) at each read.
+final class IncomingEnvelope {
     var transaction: IncomingTransaction
     /// Recipients `0 ..< admitted` have been taken into the active queue.
     var admitted = 0

@@ -200,14 +200,22 @@ extension QueueManager {
         }
         jobs[job.id] = job
         totals.jobsStarted += 1
+        inbox.taskStarted(.job)
+        jobsToHandOut.append(job)
+        return true
+    }
+
+    /// Hands the jobs the pass started to the agent, in one call on a task of its own
+    /// (``DeliveryAgent/deliver(_:report:)``); each result comes back as an event.
+    func handOutJobs() {
+        guard !jobsToHandOut.isEmpty else { return }
+        let batch = jobsToHandOut
+        jobsToHandOut = []
         let agent = self.agent
         let inbox = self.inbox
-        inbox.taskStarted(.job)
         Task.detached {
-            let result = await agent.deliver(job)
-            inbox.taskFinished(.job, with: .delivered(job, result))
+            await agent.deliver(batch) { job, result in inbox.taskFinished(.job, with: .delivered(job, result)) }
         }
-        return true
     }
 
     /// The job recipient of an active-queue entry, from the queue it came from.
@@ -216,8 +224,8 @@ extension QueueManager {
             let r = entry.recipient
             return JobRecipient(id: id, address: r.address, notify: r.notify, originalRecipient: r.originalRecipient)
         }
-        guard let index = incoming.index(forKey: id.envelopeID), Int(id.index) < incoming.values[index].transaction.recipients.count else { return nil }
-        let r = incoming.values[index].transaction.recipients[Int(id.index)]
+        guard let envelope = incoming[id.envelopeID], Int(id.index) < envelope.transaction.recipients.count else { return nil }
+        let r = envelope.transaction.recipients[Int(id.index)]
         return JobRecipient(id: id, address: r.address, notify: r.notify, originalRecipient: r.originalRecipient)
     }
 
@@ -227,8 +235,8 @@ extension QueueManager {
             let t = entry.transaction
             return DeliveryEnvelope(envelopeID: t.envelopeID, sender: t.sender, mail: t.mail, content: t.content)
         }
-        guard let index = incoming.index(forKey: id.envelopeID) else { return nil }
-        let t = incoming.values[index].transaction
-        return DeliveryEnvelope(envelopeID: t.envelopeID, sender: t.sender, mail: t.mail, content: t.content)
+        guard let envelope = incoming[id.envelopeID] else { return nil }
+        return DeliveryEnvelope(
+            envelopeID: id.envelopeID, sender: envelope.transaction.sender, mail: envelope.transaction.mail, content: envelope.transaction.content)
     }
 }

@@ -29,16 +29,16 @@ extension QueueManager {
         var admitted = 0
         while admitted < limit, incomingHead < incomingOrder.count {
             let envelopeID = incomingOrder[incomingHead]
-            guard let index = incoming.index(forKey: envelopeID) else {
+            guard let envelope = incoming[envelopeID] else {
                 incomingHead += 1
                 continue
             }
             var full = false
-            let count = incoming.values[index].transaction.recipients.count
-            var next = incoming.values[index].admitted
+            let count = envelope.transaction.recipients.count
+            var next = envelope.admitted
             while admitted < limit, next < count {
                 let id = RecipientID(envelopeID, UInt32(next))
-                if incoming.values[index].transaction.recipients[next].state == .pending {
+                if envelope.transaction.recipients[next].state == .pending {
                     do {
                         try activeQueue.admit(id, from: .incoming, now: now)
                     } catch {
@@ -51,7 +51,7 @@ extension QueueManager {
                 next += 1
                 waitingIncoming -= 1
             }
-            incoming.values[index].admitted = next
+            envelope.admitted = next
             if next == count { incomingHead += 1 }
             if full { break }
         }

@@ -22,6 +22,11 @@ extension QueueManager {
             switch result.source {
             case .incoming:
                 guard let envelope = incoming[result.id.envelopeID], Int(result.id.index) < envelope.transaction.recipients.count else { continue }
+                // The common case first.
+                if case .delivered(let reply) = result.outcome {
+                    outcomes.append((result.id, .delivered, reply.logText))
+                    continue
+                }
                 let recipient = envelope.transaction.recipients[Int(result.id.index)]
                 let fate = fate(of: result, arrival: envelope.transaction.arrivalMicros, firstFailure: nil, address: recipient.address, now: now)
                 func add(_ record: DeferredRecipient) {
@@ -119,19 +124,18 @@ extension QueueManager {
         var records: [LogRecord] = []
         var touched: [EnvelopeID] = []
         for (id, state, reply) in outcomes {
-            // In place: a copy taken out of the dictionary would copy the recipients on write.
-            guard let index = incoming.index(forKey: id.envelopeID) else { continue }
-            if incoming.values[index].transaction.recipients[Int(id.index)].state == .pending { incoming.values[index].remaining -= 1 }
-            incoming.values[index].transaction.recipients[Int(id.index)].state = state
+            guard let envelope = incoming[id.envelopeID] else { continue }
+            if envelope.transaction.recipients[Int(id.index)].state == .pending { envelope.remaining -= 1 }
+            envelope.transaction.recipients[Int(id.index)].state = state
             records.append(.outcome(id.envelopeID, recipient: Int(id.index), state, reply: reply))
             if touched.last != id.envelopeID { touched.append(id.envelopeID) }
         }
-        var closed: [IncomingEnvelope] = []
+        var closed: [(EnvelopeID, ContentID)] = []
         for id in Set(touched).sorted() {
             guard let envelope = incoming[id], envelope.isFinished else { continue }
             let completed = envelope.transaction.recipients.allSatisfy { $0.state == .delivered }
             records.append(.closed(id, completed ? .completed : .movedToDeferred))
-            closed.append(envelope)
+            closed.append((id, envelope.transaction.content.id))
         }
         if !records.isEmpty {
             do {
@@ -140,9 +144,9 @@ extension QueueManager {
                 throw .store(operation: "incoming log commit of \(records.count) records", cause: error)
             }
         }
-        for envelope in closed {
-            incoming[envelope.transaction.envelopeID] = nil
-            dropped.append(envelope.transaction.content.id)
+        for (id, content) in closed {
+            incoming[id] = nil
+            dropped.append(content)
         }
 
         // 3. Bodies whose last reference went, now that the commits are durable (rule 2).

@@ -105,6 +105,8 @@ public actor QueueManager {
     /// Failed recipients whose report time came (popped from the cache): the DSN pass's.
     var failuresAwaitingReport: [RecipientID: NextTryKey] = [:]
     var jobs: [DeliveryJob.ID: DeliveryJob] = [:]
+    /// Jobs started by this pass's dispatch, handed to the agent at its end.
+    var jobsToHandOut: [DeliveryJob] = []
     /// Sends the notifications when ``QueueManagerConfiguration/notifications`` is set
     /// (through a receiver of its own that always admits: reports about queued mail are
     /// not new load).
@@ -276,6 +278,7 @@ public actor QueueManager {
             try fill(now: now)
             resolveAdmitted(now: now, into: &results)
             dispatch(now: now, into: &results)
+            handOutJobs()
             let notices = try await notify(results: results, now: now)
             let reported = try reportedFailures(reports.flatMap(\.0))
             let noticed = Set(notices.bounced.map(\.id))

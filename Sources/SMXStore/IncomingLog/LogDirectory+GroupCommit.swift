@@ -101,10 +101,13 @@ extension LogDirectory {
     /// Checks a commit against the open transactions and applies it (lock held). All or
     /// nothing: the changes are staged and applied only when every record checks out.
     private func applyToLiveSet(_ items: [Item]) throws {
-        var staged: [(EnvelopeID, LiveTransaction?)] = []
+        // The batch's changes by envelope (nil: closed), applied only once all are valid. A
+        // dictionary, not a list searched backwards: a manager's batch holds thousands of
+        // outcomes, and a search per record made it quadratic.
+        var staged: [EnvelopeID: LiveTransaction?] = [:]
         staged.reserveCapacity(items.count)
         func current(_ id: EnvelopeID) -> LiveTransaction? {
-            if let entry = staged.last(where: { $0.0 == id }) { return entry.1 }
+            if let entry = staged[id] { return entry }
             return live[id]
         }
         for item in items {
@@ -123,9 +126,10 @@ extension LogDirectory {
                         path: path
                     )
                 }
-                staged.append((t.envelopeID, LiveTransaction(payload: item.payload, states: t.recipients.map(\.state))))
+                staged[t.envelopeID] = .some(LiveTransaction(payload: item.payload, states: t.recipients.map(\.state)))
             case .outcome(let id, let index, let state, _):
-                guard var t = current(id) else {
+                // Taken out of the staging, so that changing it does not copy its states.
+                guard var t = staged.removeValue(forKey: id) ?? live[id] else {
                     throw StoreError(.notFound, "outcome for transaction \(id), which is not open", path: path)
                 }
                 guard index >= 0, index < t.states.count else {
@@ -135,12 +139,12 @@ extension LogDirectory {
                     throw StoreError(.invalidArgument, "recipient \(index) of \(id) is already \(t.states[index])", path: path)
                 }
                 t.states[index] = state
-                staged.append((id, t))
+                staged[id] = .some(t)
             case .closed(let id, _):
                 guard current(id) != nil else {
                     throw StoreError(.notFound, "close of transaction \(id), which is not open", path: path)
                 }
-                staged.append((id, nil))
+                staged[id] = .some(nil)
             case .carriedForward, .seal:
                 throw StoreError(.invalidArgument, "\(item.record.type) records are written by the log itself", path: path)
             }
