@@ -48,8 +48,9 @@ import SMXStore
 ///   first, status `failed` with the reply (enhanced status code first) for the DSN, then
 ///   `outcome(failedPermanently)`;
 /// - a transaction whose recipients all have their result is closed in the same
-///   incoming-log commit; a body is released only after the commits that dropped its last
-///   reference (rule 2).
+///   incoming-log commit (when the last of them got it in this commit, by its close record
+///   alone: the outcomes would leave the live set with it); a body is released only after
+///   the commits that dropped its last reference (rule 2).
 ///
 /// **Failure.** A store that fails stops the loop (``QueueManagerError/store(operation:cause:)``,
 /// see ``failure``): the store is poisoned until reopened (rule 6) and nothing more is

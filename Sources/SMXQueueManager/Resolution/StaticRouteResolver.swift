@@ -59,10 +59,10 @@ public struct StaticRouteResolver: AddressResolver {
     /// The domain after the last `@` of `address` as a next hop; nil when the local part
     /// is empty, the domain is not valid, or the address holds a control character.
     static func domain(of address: String) -> NextHop? {
-        let bytes = Array(address.utf8)
-        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")), at > 0,
+        let bytes = address.utf8
+        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")), at != bytes.startIndex,
             !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F })
         else { return nil }
-        return NextHop(host: String(decoding: bytes[(at + 1)...], as: UTF8.self))
+        return NextHop(host: String(address[bytes.index(after: at)...]))
     }
 }
