@@ -61,18 +61,23 @@ extension QueueManager {
     /// destination, or leaves the active queue with the failure as its result. An answer
     /// for an entry no longer awaiting one is counted as late and ignored.
     func apply(_ resolution: Resolution, to id: RecipientID, now: Timestamp, into results: inout [RecipientDisposition]) {
-        guard let entry = activeQueue.entry(id), entry.state == .awaitingResolution else {
-            totals.lateAnswers += 1
-            return
-        }
-        switch resolution {
-        case .deliver(let deliveryClass, let nextHop):
+        if case .deliver(let deliveryClass, let nextHop) = resolution {
+            // `resolved` refuses an entry not awaiting its resolution: a late answer.
             do {
                 try activeQueue.resolved(id, deliveryClass: deliveryClass, nextHop: nextHop, now: now)
                 noteAwaitingJob(id, deliveryClass: deliveryClass, nextHop: nextHop)
             } catch {
                 totals.lateAnswers += 1
             }
+            return
+        }
+        guard let entry = activeQueue.entry(id), entry.state == .awaitingResolution else {
+            totals.lateAnswers += 1
+            return
+        }
+        switch resolution {
+        case .deliver:
+            return
         case .temporaryFailure(let reply):
             activeQueue.remove(id)
             fillAgain = true

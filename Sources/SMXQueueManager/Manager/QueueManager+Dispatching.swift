@@ -48,8 +48,12 @@ extension QueueManager {
         var isEmpty: Bool { recipients.isEmpty }
 
         mutating func append(_ id: RecipientID) {
-            if recipients[id.envelopeID] == nil { order.append(id.envelopeID) }
-            recipients[id.envelopeID, default: []].append(id)
+            if let index = recipients.index(forKey: id.envelopeID) {
+                recipients.values[index].append(id)
+            } else {
+                order.append(id.envelopeID)
+                recipients[id.envelopeID] = [id]
+            }
         }
 
         /// The first envelope's recipients, without taking them.

@@ -173,6 +173,7 @@ extension QueueManager {
     /// Drops one reference per entry (each dropped by a durable commit) and releases the
     /// bodies whose count reached 0 (rule 2).
     func release(_ dropped: [ContentID]) throws(QueueManagerError) {
+        var unreferenced: [ContentID] = []
         for content in dropped {
             guard let count = references[content] else { continue }
             if count > 1 {
@@ -180,13 +181,16 @@ extension QueueManager {
                 continue
             }
             references[content] = nil
-            do {
-                try contentStore.release(content)
-            } catch {
-                throw .store(operation: "releasing body \(content)", cause: error)
-            }
-            totals.bodiesReleased += 1
+            unreferenced.append(content)
         }
+        guard !unreferenced.isEmpty else { return }
+        // One call for the pass: one lock, one wake of the store's flusher.
+        do {
+            try contentStore.release(unreferenced)
+        } catch {
+            throw .store(operation: "releasing \(unreferenced.count) bodies", cause: error)
+        }
+        totals.bodiesReleased += unreferenced.count
     }
 
     /// Applies what operations committed since the last pass (``operations(logger:)``): one

@@ -270,18 +270,34 @@ public final class ContentStore: @unchecked Sendable {
     /// The mark reaches the journal with the next flusher pass and is synced lazily.
     @discardableResult
     public func release(_ id: ContentID) throws -> Bool {
-        try condition.withLock {
+        try release([id]) == 1
+    }
+
+    /// ``release(_:)`` for many bodies under one lock, waking the flusher once (the queue
+    /// manager releases a pass's bodies together). Returns how many the store knew.
+    @discardableResult
+    public func release(_ ids: [ContentID]) throws -> Int {
+        guard !ids.isEmpty else { return 0 }
+        return try condition.withLock {
             try checkWritable()
-            if inFlight.contains(id) {
-                guard releasedInFlight.insert(id).inserted else { return false }
-                return true
+            var released = 0
+            var forgotten = 0
+            for id in ids {
+                if inFlight.contains(id) {
+                    if releasedInFlight.insert(id).inserted { released += 1 }
+                    continue
+                }
+                guard let location = index.removeValue(forKey: id) else { continue }
+                forget(id, at: location)
+                statistics_.releases += 1
+                released += 1
+                forgotten += 1
             }
-            guard let location = index.removeValue(forKey: id) else { return false }
-            forget(id, at: location)
-            statistics_.releases += 1
-            housekeepingRequested = true
-            condition.signal()
-            return true
+            if forgotten > 0 {
+                housekeepingRequested = true
+                condition.signal()
+            }
+            return released
         }
     }
 
