@@ -141,6 +141,33 @@ import SMXTestSupport
         #expect(reopened.verify().isClean)
     }
 
+    @Test func aBatchReleaseCountsWhatItKnewAndReachesTheJournal() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try Self.open(fs)
+        var contents: [StoredContent] = []
+        for i in 0..<12 {
+            contents.append(try await store.store(Self.body(3_000 + i, seed: UInt64(i))))
+        }
+        try await store.waitDurable(contents)
+        let released = Array(contents.prefix(8))
+        // Unknown ids and a repeat are skipped, not counted.
+        let unknown = ContentID(0xFFFF_FFFF)
+        #expect(try store.release(released.map(\.id) + [unknown, released[0].id]) == 8)
+        #expect(try store.release(released.map(\.id)) == 0)
+        #expect(try store.release([]) == 0)
+        for content in released { #expect(!store.contains(content.id)) }
+        for content in contents.dropFirst(8) { #expect(store.contains(content.id)) }
+        #expect(store.verify().isClean)
+        store.close()
+
+        // The marks were journaled: a reopen does not bring the bodies back.
+        let reopened = try Self.open(fs)
+        defer { reopened.close() }
+        for content in released { #expect(!reopened.contains(content.id)) }
+        for content in contents.dropFirst(8) { #expect(reopened.validate(content.reference) == .valid) }
+        #expect(reopened.verify().isClean)
+    }
+
     @Test func compactionMovesLiveBodiesAndKeepsTheirIDs() async throws {
         let fs = SimulatedFileSystem()
         let store = try Self.open(fs)
