@@ -19,18 +19,26 @@ import Glibc
     }
 
     /// Runs `seeds` two at a time (the machine has two cores) and checks each result.
+    /// `SMX_SIM_PROGRESS=1` prints each seed as it starts and ends (to find one that hangs).
     static func campaign(seeds: [UInt64], messages: Int, label: String) async -> SimulationTotals {
         var totals = SimulationTotals()
         var failures: [SimulationResult] = []
+        let progress = environment("SMX_SIM_PROGRESS") != nil
+        @Sendable func run(_ seed: UInt64) async -> SimulationResult {
+            if progress { print("simulation seed \(seed) starts") }
+            let result = await Simulation.run(seed: seed, messages: messages)
+            if progress { print("simulation seed \(seed) ends") }
+            return result
+        }
         await withTaskGroup(of: SimulationResult.self) { group in
             var pending = seeds[...]
             for _ in 0..<2 {
-                if let seed = pending.popFirst() { group.addTask { await Simulation.run(seed: seed, messages: messages) } }
+                if let seed = pending.popFirst() { group.addTask { await run(seed) } }
             }
             for await result in group {
                 totals.add(result.totals)
                 if !result.problems.isEmpty { failures.append(result) }
-                if let seed = pending.popFirst() { group.addTask { await Simulation.run(seed: seed, messages: messages) } }
+                if let seed = pending.popFirst() { group.addTask { await run(seed) } }
             }
         }
         for result in failures.sorted(by: { $0.seed < $1.seed }) {
