@@ -123,13 +123,13 @@ public actor QueueManager {
     var awaitingJobs: [WaitingKey: WaitingList] = [:]
     /// What operations committed, applied by the next pass before its fill.
     var operationResults: [QueueOperationResult] = []
-    /// Admitted this pass; sent to the resolver at its end.
+    /// Admitted by this pass's fill; resolved right after it.
     var toResolve: [RecipientID] = []
     var totals = QueueManagerStatistics.Totals()
     /// The time the last pass started with (what its fill compared due times against).
     var passTime = Timestamp(microsecondsSinceEpoch: 0)
-    /// After the pass's fill ran, its dispatch freed room in the active queue (a discard
-    /// job, recipients postponed to their destination's retry time) or its writes added a
+    /// After the pass's fill ran, it freed room in the active queue (a resolver failure, a
+    /// discard job, recipients postponed to their destination's retry time) or its writes added a
     /// next-try key already due (a failure's report time is its own): the loop goes round
     /// again at once, so the next fill sees them (no event would wake it for them).
     var fillAgain = false
