@@ -202,6 +202,15 @@ import Testing
                 #expect(expired.map(\.since) == expired.map(\.since).sorted(), "\(context)")
                 let nextExpiry = queue.nextExpiry(resolverTimeout: resolverTimeout, agentTimeout: agentTimeout)
                 if expired.isEmpty { #expect(nextExpiry.map { $0 > now } ?? true, "\(context)") }
+                // Exactly the model's earliest deadline (the heaps' tops are never stale).
+                let earliest = model.values.compactMap { entry -> Timestamp? in
+                    switch entry.state {
+                    case .awaitingResolution: entry.since + resolverTimeout
+                    case .atAgent: entry.since + agentTimeout
+                    case .awaitingJob: nil
+                    }
+                }.min()
+                #expect(nextExpiry == earliest, "\(context)")
                 for entry in expired {
                     if let job = entry.job { oldJobs.append((entry.id, job)) }
                     #expect(queue.remove(entry.id) == entry, "\(context)")
