@@ -36,7 +36,7 @@ final class ManagerInbox: Sendable {
 
     private struct State {
         var events: [ManagerEvent] = []
-        /// Resolver and agent tasks started whose event has not been posted.
+        /// Resolver calls and agent jobs started whose answer has not been posted.
         var resolutions = 0
         var jobs = 0
         var parked = false
