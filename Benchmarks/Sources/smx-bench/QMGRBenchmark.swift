@@ -124,12 +124,7 @@ final class BenchDeliveryAgent: DeliveryAgent {
     /// task per job (``DeliveryAgent/deliver(_:report:)``). `SMX_BENCH_QMGR_AGENT=tasks`
     /// keeps the default instead (a child task per job), for comparison.
     func deliver(_ jobs: [DeliveryJob], report: @escaping @Sendable (DeliveryJob, DeliveryResult) -> Void) async {
-        guard !Self.taskPerJob else {
-            await withTaskGroup(of: Void.self) { group in
-                for job in jobs { group.addTask { report(job, await self.deliver(job)) } }
-            }
-            return
-        }
+        guard !Self.taskPerJob else { return await deliverEachOnItsOwnTask(jobs, report: report) }
         for job in jobs { report(job, await deliver(job)) }
     }
 

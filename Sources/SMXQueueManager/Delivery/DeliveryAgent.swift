@@ -24,8 +24,14 @@ public protocol DeliveryAgent: Sendable {
 }
 
 extension DeliveryAgent {
-    /// Each job on a child task of its own, through ``deliver(_:)``.
+    /// The default: ``deliverEachOnItsOwnTask(_:report:)``.
     public func deliver(_ jobs: [DeliveryJob], report: @escaping @Sendable (DeliveryJob, DeliveryResult) -> Void) async {
+        await deliverEachOnItsOwnTask(jobs, report: report)
+    }
+
+    /// Each job on a child task of its own, through ``deliver(_:)``, so they run at once
+    /// (for an agent that overrides ``deliver(_:report:)`` and still wants this sometimes).
+    public func deliverEachOnItsOwnTask(_ jobs: [DeliveryJob], report: @escaping @Sendable (DeliveryJob, DeliveryResult) -> Void) async {
         if jobs.count == 1 {
             report(jobs[0], await deliver(jobs[0]))
             return

@@ -34,16 +34,9 @@ public struct JobBuilder: Sendable {
             if groups[destination] == nil { order.append(destination) }
             groups[destination, default: []].append(resolved.recipient)
         }
-        var jobs: [DeliveryJob] = []
-        for destination in order {
-            let group = groups[destination] ?? []
-            for start in stride(from: 0, to: group.count, by: recipientsPerJob) {
-                let chunk = Array(group[start..<min(start + recipientsPerJob, group.count)])
-                jobs.append(DeliveryJob(id: nextID, envelope: envelope, deliveryClass: destination.deliveryClass, nextHop: destination.nextHop, recipients: chunk))
-                nextID = DeliveryJob.ID(nextID.rawValue &+ 1)
-            }
+        return order.flatMap { destination in
+            jobs(for: envelope, deliveryClass: destination.deliveryClass, nextHop: destination.nextHop, recipients: groups[destination] ?? [])
         }
-        return jobs
     }
 
     /// The jobs for recipients of `envelope` that share one delivery class and next hop
