@@ -20,17 +20,22 @@ public enum BlobAssembler {
     }
 
     /// `body` encoded with ``BlobEncoder`` and its header stored with `seed`: the bytes of
-    /// one blob, as a segment or a large body file holds them.
+    /// one blob, as a segment or a large body file holds them. Unlike the store, it tries
+    /// to compress chunks of any size by default, so that small test bodies get zstd frames.
     public static func encode(
         _ body: [UInt8],
         contentID: ContentID,
         chunkSize: Int = BlobFormat.maxChunkSize,
         compressionLevel: Int32? = 1,
+        minimumCompressedChunk: Int = 0,
         hint: CompressionHint = .automatic,
         commitBatch: UInt64 = 1,
         seed: UInt64
     ) -> [UInt8] {
-        var encoder = BlobEncoder(contentID: contentID, chunkSize: chunkSize, compressionLevel: compressionLevel, hint: hint)
+        var encoder = BlobEncoder(
+            contentID: contentID, chunkSize: chunkSize, compressionLevel: compressionLevel,
+            minimumChunk: minimumCompressedChunk, hint: hint
+        )
         encoder.append(body)
         encoder.finishChunks()
         let header = encoder.header(storedLength: encoder.storedLength, commitBatch: commitBatch)

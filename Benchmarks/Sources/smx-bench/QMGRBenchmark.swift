@@ -53,6 +53,9 @@ struct QMGRPlan: Sendable {
     /// Jobs in flight per destination: Postfix's default (20), or
     /// `SMX_BENCH_QMGR_DESTINATION_LIMIT` (for profiling the second-level scheduler).
     var destinationLimit = DestinationLimits.defaultLimit
+    /// The content store's default (chunks under 2 KiB are stored raw, so the 1 KiB bodies
+    /// are), or `SMX_BENCH_QMGR_MIN_COMPRESSED_CHUNK` (0 compresses every body).
+    var minimumCompressedChunk = BlobEncoder.defaultMinimumCompressedChunk
     var fsyncSamples: Int
 
     static let seed: UInt64 = 0x51_4D47_52
@@ -65,6 +68,9 @@ struct QMGRPlan: Sendable {
         fsyncSamples = quick ? 300 : 1000
         if let raw = getenv("SMX_BENCH_QMGR_DESTINATION_LIMIT"), let limit = Int(String(cString: raw)), limit >= 1 {
             destinationLimit = limit
+        }
+        if let raw = getenv("SMX_BENCH_QMGR_MIN_COMPRESSED_CHUNK"), let bytes = Int(String(cString: raw)), bytes >= 0 {
+            minimumCompressedChunk = bytes
         }
     }
 }
@@ -177,9 +183,9 @@ struct QMGRSuite {
         let content: ContentStore
         let deferred: DeferredQueue
         do {
-            content = try ContentStore.open(
-                fileSystem: fileSystem, configuration: ContentStore.Configuration(queueID: queueID, directory: Path.join(queue, "cdb"))
-            )
+            var contentConfiguration = ContentStore.Configuration(queueID: queueID, directory: Path.join(queue, "cdb"))
+            contentConfiguration.minimumCompressedChunk = plan.minimumCompressedChunk
+            content = try ContentStore.open(fileSystem: fileSystem, configuration: contentConfiguration)
         } catch {
             log.close()
             throw error
@@ -343,6 +349,7 @@ struct QMGRSuite {
             ("body_bytes", .int(plan.bodyBytes)),
             ("domains", .int(plan.domains)),
             ("destination_limit", .int(plan.destinationLimit)),
+            ("min_compressed_chunk", .int(plan.minimumCompressedChunk)),
             ("agent", .string(BenchDeliveryAgent.taskPerJob ? "task per job" : "jobs of a pass in one call")),
             ("messages", .int(messages)),
             ("recipients", .int(recipients)),

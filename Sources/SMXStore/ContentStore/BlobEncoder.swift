@@ -7,6 +7,9 @@
 /// which is only known once the body is complete (and, in a segment, once its place and
 /// commit batch are known): see ``header(commitBatch:)``.
 public struct BlobEncoder: ~Copyable {
+    /// Chunks with fewer raw bytes are stored raw by default (see `ChunkCompression`).
+    public static let defaultMinimumCompressedChunk = 2048
+
     public let contentID: ContentID
     public let chunkSize: Int
     private let compression: ChunkCompression?
@@ -22,18 +25,19 @@ public struct BlobEncoder: ~Copyable {
     private var scratch: [UInt8] = []
     private let checksum = StreamingChecksum()
 
-    /// `level` nil stores every chunk raw.
+    /// `level` nil stores every chunk raw; so does a chunk shorter than `minimumChunk`.
     public init(
         contentID: ContentID,
         chunkSize: Int = BlobFormat.maxChunkSize,
         compressionLevel level: Int32? = 1,
         minimumGain: Double = 0.1,
+        minimumChunk: Int = BlobEncoder.defaultMinimumCompressedChunk,
         hint: CompressionHint = .automatic
     ) {
         self.init(
             contentID: contentID,
             chunkSize: chunkSize,
-            compression: level.map { ChunkCompression(level: $0, minimumGain: minimumGain) },
+            compression: level.map { ChunkCompression(level: $0, minimumGain: minimumGain, minimumChunk: minimumChunk) },
             hint: hint
         )
     }
@@ -45,8 +49,9 @@ public struct BlobEncoder: ~Copyable {
         self.compression = compression
         self.compressing = compression != nil && hint == .automatic
         self.bytes = [UInt8](repeating: 0, count: BlobFormat.headerSize)
+        // Not reserved up front: most bodies are a few KiB, and a 64 KiB buffer per message
+        // costs the allocator more than letting a large chunk grow.
         self.chunk = []
-        chunk.reserveCapacity(chunkSize)
     }
 
     /// Bytes of chunk frames after the reserved header.
@@ -118,7 +123,8 @@ public struct BlobEncoder: ~Copyable {
             sawFirstBytes = true
             if compressing && chunk.withUnsafeBytes({ ChunkCompression.looksCompressed($0) }) { compressing = false }
         }
-        if compressing, let compression {
+        // A chunk too short to try is not a miss: it says nothing about the rest.
+        if compressing, let compression, rawCount >= compression.minimumChunk {
             encoded = chunk.withUnsafeBytes { compression.compress($0, into: &scratch) }
             misses = encoded != nil ? 0 : misses + 1
             if misses >= ChunkCompression.giveUpAfter { compressing = false }

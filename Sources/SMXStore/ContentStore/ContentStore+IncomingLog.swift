@@ -1,7 +1,11 @@
 /// Rule 1 across the two stores: a message is acknowledged only when its body (content
 /// store) and its envelope (incoming log) are both durable. The two syncs run at the same
 /// time, each in its own store's group commit, so accepting N messages costs one sync per
-/// content file touched plus the log's sync, and a message waits about one sync, not two.
+/// content file touched plus the log's sync, and a message waits about one sync, not two:
+/// the body was queued for its sync when the writer finished, before the records are
+/// committed here, so waiting for the log first and for the body after adds no wait (the
+/// body is usually durable by then, and the second wait returns at once). No child task
+/// is needed for the two waits, which matters at tens of thousands of messages a second.
 ///
 /// Because they run concurrently, a crash can leave an envelope durable whose body is not
 /// (or the reverse). Such an envelope was never acknowledged; recovery finds it with
@@ -11,15 +15,8 @@ extension IncomingLog {
     /// Commits `records` and waits until `bodies` are durable too; returns when both hold.
     /// If either fails, the error is thrown and the message must not be acknowledged.
     public func commit(_ records: [LogRecord], bodies: [StoredContent], in store: ContentStore) async throws -> CommitReceipt {
-        async let bodiesDurable: Void = store.waitDurable(bodies)
-        let receipt: CommitReceipt
-        do {
-            receipt = try await commit(records)
-        } catch {
-            try? await bodiesDurable
-            throw error
-        }
-        try await bodiesDurable
+        let receipt = try await commit(records)
+        try await store.waitDurable(bodies)
         return receipt
     }
 

@@ -49,6 +49,9 @@ public final class ContentStore: @unchecked Sendable {
         public var compressionLevel: Int32? = 1
         /// A chunk is stored compressed only when that saves at least this fraction of it.
         public var minimumCompressionGain = 0.1
+        /// Chunks with fewer raw bytes are stored raw without trying (see
+        /// `ChunkCompression` for why); 0 tries every chunk of at least 64 bytes.
+        public var minimumCompressedChunk = BlobEncoder.defaultMinimumCompressedChunk
         /// A sealed segment whose live fraction falls below this is compacted.
         public var compactionLiveFraction = 0.5
         /// Compact in the background after writes; off, only ``compact(limit:)`` does.
@@ -192,7 +195,10 @@ public final class ContentStore: @unchecked Sendable {
         self.recovery = recovery
         self.io = io
         self.compression = configuration.compressionLevel.map {
-            ChunkCompression(level: $0, minimumGain: configuration.minimumCompressionGain)
+            ChunkCompression(
+                level: $0, minimumGain: configuration.minimumCompressionGain,
+                minimumChunk: configuration.minimumCompressedChunk
+            )
         }
     }
 

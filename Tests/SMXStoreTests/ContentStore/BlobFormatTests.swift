@@ -122,6 +122,22 @@ import SMXTestSupport
         #expect(chunks(encode(BlobAssembler.text(7 * 4096), chunkSize: 4096)).allSatisfy { $0.encoding == .zstd })
     }
 
+    /// The encoder's own default keeps chunks under 2 KiB raw; the last, short chunk of a
+    /// long body is raw too, and its other chunks are compressed.
+    @Test func chunksUnderTheMinimumAreNotTried() throws {
+        let minimum = BlobEncoder.defaultMinimumCompressedChunk
+        func encodings(_ body: [UInt8], chunkSize: Int = BlobFormat.maxChunkSize) -> [ChunkEncoding] {
+            var encoder = BlobEncoder(contentID: Self.id, chunkSize: chunkSize)
+            encoder.append(body)
+            encoder.finishChunks()
+            return chunks(encodedBlob(&encoder)).map(\.encoding)
+        }
+        #expect(encodings(BlobAssembler.text(minimum - 1)) == [.raw])
+        #expect(encodings(BlobAssembler.text(minimum)) == [.zstd])
+        #expect(encodings(BlobAssembler.text(2 * 8192 + 100), chunkSize: 8192) == [.zstd, .zstd, .raw])
+        #expect(chunks(encode(BlobAssembler.text(1024))).map(\.encoding) == [.zstd], "the threshold is the caller's")
+    }
+
     @Test(arguments: [[0x1F, 0x8B, 0x08], [0x28, 0xB5, 0x2F, 0xFD], [0x50, 0x4B, 0x03, 0x04], [0x89, 0x50, 0x4E, 0x47]] as [[UInt8]])
     func alreadyCompressedPrefixesAreNeverCompressed(prefix: [UInt8]) throws {
         let body = prefix + BlobAssembler.text(150_000)

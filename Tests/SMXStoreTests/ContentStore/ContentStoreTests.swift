@@ -107,6 +107,33 @@ import SMXTestSupport
         #expect(try store.read(never.id) == text)
     }
 
+    /// Chunks under `minimumCompressedChunk` are stored raw, and the threshold is the
+    /// store's setting: a 1 KiB text body is raw by default, compressed with the threshold
+    /// off, and reads back either way.
+    @Test func smallBodiesStayRawUnlessTheThresholdIsLowered() async throws {
+        let text = Self.body(1024, seed: 3)
+        let framed = BlobFormat.headerSize + BlobFormat.chunkFrameSize(storedCount: text.count)
+        let byDefault = try Self.open(SimulatedFileSystem())
+        defer { byDefault.close() }
+        let raw = try await byDefault.store(text)
+        #expect(raw.storedBytes == framed)
+        let justBelow = try await byDefault.store(Self.body(BlobEncoder.defaultMinimumCompressedChunk - 1, seed: 4))
+        #expect(justBelow.storedBytes == BlobFormat.headerSize + BlobFormat.chunkFrameSize(storedCount: BlobEncoder.defaultMinimumCompressedChunk - 1))
+        let atThreshold = try await byDefault.store(Self.body(BlobEncoder.defaultMinimumCompressedChunk, seed: 4))
+        #expect(atThreshold.storedBytes < BlobEncoder.defaultMinimumCompressedChunk * 3 / 4)
+        try await byDefault.waitDurable([raw, justBelow, atThreshold])
+        #expect(try byDefault.read(raw.id) == text)
+
+        var c = Self.configuration()
+        c.minimumCompressedChunk = 0
+        let everyChunk = try Self.open(SimulatedFileSystem(), c)
+        defer { everyChunk.close() }
+        let packed = try await everyChunk.store(text)
+        #expect(packed.storedBytes < framed * 3 / 4)
+        try await everyChunk.waitDurable([packed])
+        #expect(try everyChunk.read(packed.id) == text)
+    }
+
     @Test func releasedBodiesGoAwayAndTheirSegmentsAreReused() async throws {
         let fs = SimulatedFileSystem()
         let store = try Self.open(fs)
