@@ -14,7 +14,8 @@ public struct CompactionReport: Sendable, Equatable {
 
 extension ContentStore {
     /// Compacts up to `limit` sealed segments whose live fraction is below
-    /// `configuration.compactionLiveFraction`, emptiest first.
+    /// `configuration.compactionLiveFraction`, emptiest first, however recently sealed
+    /// (the background compaction waits `compactionMinimumAge`).
     @discardableResult
     public func compact(limit: Int = 1) async throws -> CompactionReport {
         while !condition.withLock({
@@ -28,18 +29,30 @@ extension ContentStore {
         return try await compactCandidates(limit: limit)
     }
 
-    /// Lock held: sealed segments worth compacting, emptiest first.
-    func compactionCandidates() -> [ContentSegment] {
+    /// Lock held: sealed segments worth compacting, emptiest first. With `sealedBefore`
+    /// (monotonic µs), only those sealed before then (background compaction).
+    func compactionCandidates(sealedBefore: UInt64? = nil) -> [ContentSegment] {
         segments.values
-            .filter { $0.state == .sealed && $0.usedBytes > 0 && $0.liveFraction < configuration.compactionLiveFraction }
+            .filter { segment in
+                segment.state == .sealed && segment.usedBytes > 0 && segment.liveFraction < configuration.compactionLiveFraction
+                    && segment.sealedAtMicros <= (sealedBefore ?? .max)
+            }
             .sorted { $0.liveFraction < $1.liveFraction }
+    }
+
+    /// Monotonic µs before which a segment must have been sealed for background compaction.
+    private var backgroundSealedBefore: UInt64 {
+        let age = configuration.compactionMinimumAge.components
+        let micros = max(0, age.seconds) * 1_000_000 + max(0, age.attoseconds) / 1_000_000_000_000
+        let now = monotonicMicros()
+        return now > UInt64(micros) ? now - UInt64(micros) : 0
     }
 
     /// Called by the flusher after a pass: starts a background compaction when one is due.
     func startCompactionIfDue() {
         let start = condition.withLock { () -> Bool in
             guard configuration.automaticCompaction, !compactionRunning, failure == nil, !closing,
-                  compactionCandidates().contains(where: { $0.liveBytes > 0 })
+                  compactionCandidates(sealedBefore: backgroundSealedBefore).contains(where: { $0.liveBytes > 0 })
             else { return false }
             compactionRunning = true
             return true
@@ -47,7 +60,7 @@ extension ContentStore {
         guard start else { return }
         Task.detached { [self] in
             do {
-                _ = try await compactCandidates(limit: 1)
+                _ = try await compactCandidates(limit: 1, background: true)
             } catch {
                 logger.warning("background compaction stopped", metadata: ["error": "\(error)"])
             }
@@ -55,9 +68,11 @@ extension ContentStore {
         }
     }
 
-    private func compactCandidates(limit: Int) async throws -> CompactionReport {
+    private func compactCandidates(limit: Int, background: Bool = false) async throws -> CompactionReport {
         var report = CompactionReport()
-        let candidates = condition.withLock { compactionCandidates().prefix(limit) }
+        let candidates = condition.withLock {
+            compactionCandidates(sealedBefore: background ? backgroundSealedBefore : nil).prefix(limit)
+        }
         for segment in candidates {
             try await compact(segment, into: &report)
         }

@@ -285,6 +285,7 @@ extension ContentStore {
                 segment.state = .sealed
                 segment.sealOffset = segment.allocated
                 segment.sealBatch = batch
+                segment.sealedAtMicros = monotonicMicros()
                 segment.allocated += BlobFormat.headerSize
                 current = nil
             }
@@ -443,6 +444,7 @@ extension ContentStore {
                     sealed.state = .sealed
                     sealed.sealOffset = offset
                     sealed.sealBatch = commitBatch
+                    sealed.sealedAtMicros = monotonicMicros()
                     housekeepingRequested = true
                 }
             case .large(let large):

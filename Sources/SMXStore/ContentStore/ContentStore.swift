@@ -56,6 +56,12 @@ public final class ContentStore: @unchecked Sendable {
         public var compactionLiveFraction = 0.5
         /// Compact in the background after writes; off, only ``compact(limit:)`` does.
         public var automaticCompaction = true
+        /// Background compaction leaves a segment alone until it has been sealed this long
+        /// (``compact(limit:)`` does not wait). In a queue most bodies die within seconds of
+        /// their segment's seal, as their mail is delivered; copying them first is wasted
+        /// work. The bodies still there after a minute are mostly deferred mail, which stays
+        /// for the retry schedule: those are worth moving.
+        public var compactionMinimumAge: Duration = .seconds(60)
         /// Bytes waiting for the flusher before writers wait for room (back-pressure).
         public var maxPendingBytes = 32 << 20
         /// Most bytes one flusher pass writes to a segment.

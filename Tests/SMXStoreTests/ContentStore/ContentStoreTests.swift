@@ -222,6 +222,49 @@ import SMXTestSupport
         #expect(reopened.verify().isClean)
     }
 
+    /// Background compaction leaves a mostly dead segment alone until it has been sealed
+    /// for `compactionMinimumAge` (its bodies are usually about to die too), then moves
+    /// its live bodies; an explicit `compact` does not wait.
+    @Test func backgroundCompactionWaitsForTheSegmentToAge() async throws {
+        var c = Self.configuration()
+        c.automaticCompaction = true
+        c.compactionMinimumAge = .seconds(2)
+        let store = try Self.open(SimulatedFileSystem(), c)
+        defer { store.close() }
+        var kept: [(StoredContent, [UInt8])] = []
+        var all: [StoredContent] = []
+        for i in 0..<30 {
+            let body = Self.body(15_000, seed: UInt64(i))
+            let content = try await store.store(body)
+            all.append(content)
+            if i % 4 == 0 { kept.append((content, body)) }
+        }
+        try await store.waitDurable(all)
+        let sealed = ContinuousClock.now
+        for content in all where !kept.contains(where: { $0.0.id == content.id }) {
+            try store.release(content.id)
+        }
+        // Writes run the flusher, which is what starts a background compaction.
+        func nudge(_ seed: UInt64) async throws {
+            let extra = try await store.store(Self.body(100, seed: seed))
+            try await store.waitDurable([extra])
+        }
+        try await nudge(100)
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(ContinuousClock.now - sealed < .seconds(2), "the test itself was too slow to check the young segments")
+        #expect(store.statistics.compactedSegments == 0)
+
+        try await Task.sleep(until: sealed + .milliseconds(2100), clock: .continuous)
+        try await nudge(101)
+        let deadline = ContinuousClock.now + .seconds(10)
+        while store.statistics.compactedSegments == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(store.statistics.compactedSegments >= 1)
+        #expect(store.verify().isClean)
+        for (content, body) in kept { #expect(try store.read(content.id) == body) }
+    }
+
     @Test func inspectionListsEveryBlobWithItsState() async throws {
         let store = try Self.open(SimulatedFileSystem())
         defer { store.close() }
