@@ -62,9 +62,9 @@ final class ContentSegment: @unchecked Sendable {
     var needsPreparation = false
     /// The file must be created (it never existed).
     var needsCreation = false
-    /// Monotonic time it was sealed, or the store was opened for a segment recovery
-    /// found sealed: background compaction leaves young segments alone.
-    var sealedAtMicros = monotonicMicros()
+    /// When it was sealed, or the store was opened for a segment recovery found sealed
+    /// (`Configuration.monotonicClock`): background compaction leaves young ones alone.
+    var sealedAtMicros: UInt64 = 0
 
     init(slot: Int, path: String, number: UInt64, state: State, allocated: Int) {
         self.slot = slot

@@ -44,7 +44,7 @@ extension ContentStore {
     private var backgroundSealedBefore: UInt64 {
         let age = configuration.compactionMinimumAge.components
         let micros = max(0, age.seconds) * 1_000_000 + max(0, age.attoseconds) / 1_000_000_000_000
-        let now = monotonicMicros()
+        let now = configuration.monotonicClock()
         return now > UInt64(micros) ? now - UInt64(micros) : 0
     }
 

@@ -285,7 +285,7 @@ extension ContentStore {
                 segment.state = .sealed
                 segment.sealOffset = segment.allocated
                 segment.sealBatch = batch
-                segment.sealedAtMicros = monotonicMicros()
+                segment.sealedAtMicros = configuration.monotonicClock()
                 segment.allocated += BlobFormat.headerSize
                 current = nil
             }
@@ -444,7 +444,7 @@ extension ContentStore {
                     sealed.state = .sealed
                     sealed.sealOffset = offset
                     sealed.sealBatch = commitBatch
-                    sealed.sealedAtMicros = monotonicMicros()
+                    sealed.sealedAtMicros = configuration.monotonicClock()
                     housekeepingRequested = true
                 }
             case .large(let large):

@@ -451,6 +451,9 @@ extension ContentStore {
     func adopt(_ state: ContentRecovery.State) {
         condition.withLock {
             segments = state.segments
+            // The age of a segment found sealed counts from now.
+            let opened = configuration.monotonicClock()
+            for segment in segments.values { segment.sealedAtMicros = opened }
             current = state.current
             freeSlots = state.freeSlots
             nextSlot = state.nextSlot

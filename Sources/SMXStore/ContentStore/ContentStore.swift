@@ -62,6 +62,9 @@ public final class ContentStore: @unchecked Sendable {
         /// work. The bodies still there after a minute are mostly deferred mail, which stays
         /// for the retry schedule: those are worth moving.
         public var compactionMinimumAge: Duration = .seconds(60)
+        /// Monotonic microseconds, for `compactionMinimumAge` (tests pass a clock they
+        /// control).
+        public var monotonicClock: @Sendable () -> UInt64 = { monotonicMicros() }
         /// Bytes waiting for the flusher before writers wait for room (back-pressure).
         public var maxPendingBytes = 32 << 20
         /// Most bytes one flusher pass writes to a segment.

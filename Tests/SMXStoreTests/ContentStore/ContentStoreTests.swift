@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import SMXStore
 import SMXTestSupport
@@ -195,9 +196,9 @@ import SMXTestSupport
         #expect(reopened.verify().isClean)
     }
 
-    @Test func compactionMovesLiveBodiesAndKeepsTheirIDs() async throws {
-        let fs = SimulatedFileSystem()
-        let store = try Self.open(fs)
+    /// Thirty 15 KB bodies (three segments or so), durable; all but every fourth are
+    /// released, which leaves their segments about a quarter live. Returns the kept ones.
+    static func storeThirtyAndReleaseThreeInFour(_ store: ContentStore) async throws -> [(StoredContent, [UInt8])] {
         var kept: [(StoredContent, [UInt8])] = []
         var all: [StoredContent] = []
         for i in 0..<30 {
@@ -210,6 +211,13 @@ import SMXTestSupport
         for content in all where !kept.contains(where: { $0.0.id == content.id }) {
             try store.release(content.id)
         }
+        return kept
+    }
+
+    @Test func compactionMovesLiveBodiesAndKeepsTheirIDs() async throws {
+        let fs = SimulatedFileSystem()
+        let store = try Self.open(fs)
+        let kept = try await Self.storeThirtyAndReleaseThreeInFour(store)
         let report = try await store.compact(limit: 10)
         #expect(report.segmentsCompacted >= 1)
         #expect(report.bodiesCopied >= 1)
@@ -224,39 +232,32 @@ import SMXTestSupport
 
     /// Background compaction leaves a mostly dead segment alone until it has been sealed
     /// for `compactionMinimumAge` (its bodies are usually about to die too), then moves
-    /// its live bodies; an explicit `compact` does not wait.
+    /// its live bodies. The store's clock is the test's.
     @Test func backgroundCompactionWaitsForTheSegmentToAge() async throws {
+        let clock = ManualMicros()
         var c = Self.configuration()
         c.automaticCompaction = true
-        c.compactionMinimumAge = .seconds(2)
+        c.compactionMinimumAge = .seconds(60)
+        c.monotonicClock = { clock.now }
         let store = try Self.open(SimulatedFileSystem(), c)
         defer { store.close() }
-        var kept: [(StoredContent, [UInt8])] = []
-        var all: [StoredContent] = []
-        for i in 0..<30 {
-            let body = Self.body(15_000, seed: UInt64(i))
-            let content = try await store.store(body)
-            all.append(content)
-            if i % 4 == 0 { kept.append((content, body)) }
-        }
-        try await store.waitDurable(all)
-        let sealed = ContinuousClock.now
-        for content in all where !kept.contains(where: { $0.0.id == content.id }) {
-            try store.release(content.id)
-        }
-        // Writes run the flusher, which is what starts a background compaction.
+        let kept = try await Self.storeThirtyAndReleaseThreeInFour(store)
+        // A write runs the flusher, which is what starts a background compaction; the
+        // compaction, when it starts, is done by the time a later write is durable.
         func nudge(_ seed: UInt64) async throws {
-            let extra = try await store.store(Self.body(100, seed: seed))
-            try await store.waitDurable([extra])
+            for k in 0..<3 {
+                let extra = try await store.store(Self.body(100, seed: seed * 10 + UInt64(k)))
+                try await store.waitDurable([extra])
+                try await Task.sleep(for: .milliseconds(50))
+            }
         }
+        clock.advance(by: 59_000_000)
         try await nudge(100)
-        try await Task.sleep(for: .milliseconds(300))
-        #expect(ContinuousClock.now - sealed < .seconds(2), "the test itself was too slow to check the young segments")
         #expect(store.statistics.compactedSegments == 0)
 
-        try await Task.sleep(until: sealed + .milliseconds(2100), clock: .continuous)
+        clock.advance(by: 1_000_000)
         try await nudge(101)
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(30)
         while store.statistics.compactedSegments == 0, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -325,5 +326,17 @@ import SMXTestSupport
         #expect(discarded.map(\.envelopeID) == [EnvelopeID(2)])
         #expect(discarded.first?.finding == .missing)
         #expect(log2.openTransactions().map(\.envelopeID) == [EnvelopeID(1)])
+    }
+}
+
+/// A monotonic microsecond clock the test moves by hand.
+final class ManualMicros: @unchecked Sendable {
+    private let lock = NSLock()
+    private var micros: UInt64 = 1_000_000
+
+    var now: UInt64 { lock.withLock { micros } }
+
+    func advance(by delta: UInt64) {
+        lock.withLock { micros += delta }
     }
 }
