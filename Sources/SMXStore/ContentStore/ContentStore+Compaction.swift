@@ -42,10 +42,9 @@ extension ContentStore {
 
     /// Monotonic µs before which a segment must have been sealed for background compaction.
     private var backgroundSealedBefore: UInt64 {
-        let age = configuration.compactionMinimumAge.components
-        let micros = max(0, age.seconds) * 1_000_000 + max(0, age.attoseconds) / 1_000_000_000_000
+        let age = configuration.compactionMinimumAge.wholeMicroseconds
         let now = configuration.monotonicClock()
-        return now > UInt64(micros) ? now - UInt64(micros) : 0
+        return now > age ? now - age : 0
     }
 
     /// Called by the flusher after a pass: starts a background compaction when one is due.
