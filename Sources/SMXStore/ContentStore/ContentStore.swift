@@ -59,7 +59,7 @@ public final class ContentStore: @unchecked Sendable {
         /// Background compaction leaves a segment alone until it has been sealed this long
         /// (``compact(limit:)`` does not wait). In a queue most bodies die within seconds of
         /// their segment's seal, as their mail is delivered; copying them first is wasted
-        /// work. The bodies still there after a minute are mostly deferred mail, which stays
+        /// work. The bodies still there after a minute are likely deferred mail, which stays
         /// for the retry schedule: those are worth moving.
         public var compactionMinimumAge: Duration = .seconds(60)
         /// Monotonic microseconds, for `compactionMinimumAge` (tests pass a clock they

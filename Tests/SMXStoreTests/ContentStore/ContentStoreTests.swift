@@ -1,4 +1,4 @@
-import Foundation
+import Synchronization
 import Testing
 import SMXStore
 import SMXTestSupport
@@ -330,13 +330,12 @@ import SMXTestSupport
 }
 
 /// A monotonic microsecond clock the test moves by hand.
-final class ManualMicros: @unchecked Sendable {
-    private let lock = NSLock()
-    private var micros: UInt64 = 1_000_000
+final class ManualMicros: Sendable {
+    private let micros = Mutex<UInt64>(1_000_000)
 
-    var now: UInt64 { lock.withLock { micros } }
+    var now: UInt64 { micros.withLock { $0 } }
 
     func advance(by delta: UInt64) {
-        lock.withLock { micros += delta }
+        micros.withLock { $0 += delta }
     }
 }
