@@ -364,6 +364,8 @@ struct QMGRSuite {
             ("ibdb_syncs", .int(logAfter.syncs - logBefore.syncs)),
             ("cdb_avg_batch", .number(contentBatches == 0 ? 0 : Double(contentBlobs) / Double(contentBatches))),
             ("cdb_syncs", .int(contentAfter.syncs - contentBefore.syncs)),
+            ("ibdb_avg_write_sync_us", .number(logBatches == 0 ? 0 : Double(logAfter.writeMicros - logBefore.writeMicros) / Double(logBatches), decimals: 1)),
+            ("cdb_avg_pass_us", .number(contentBatches == 0 ? 0 : Double(contentAfter.passMicros - contentBefore.passMicros) / Double(contentBatches), decimals: 1)),
             ("accepted_per_fsync", .number(acceptedPerFsync)),
             ("accept_cpu_us_per_msg", .number(Double(cpuAccepted - cpuStarted) / 1000 / Double(max(messages, 1)), decimals: 1)),
             ("cpu_us_per_msg", .number(Double(cpuDrained - cpuStarted) / 1000 / Double(max(messages, 1)), decimals: 1)),

@@ -68,6 +68,9 @@ public actor QueueManager {
     public nonisolated let clock: any QueueClock
     public nonisolated let configuration: QueueManagerConfiguration
     nonisolated let wakeup: SchedulerWakeup
+    /// The actor's executor: a thread of its own (``ManagerThread``), ended by deinit.
+    package nonisolated let thread: ManagerThread
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { thread.asUnownedSerialExecutor() }
     nonisolated let inbox: ManagerInbox
     /// The receiver's admission when ``QueueManagerConfiguration/loadControl`` is set.
     nonisolated let loadAdmission: LoadAdmission?
@@ -166,6 +169,12 @@ public actor QueueManager {
             throw .invalid("\(error)")
         }
         random = SeededRandomNumberGenerator(seed: configuration.randomSeed ?? UInt64.random(in: .min ... .max))
+        // Last: an init that throws runs no deinit, which would leave the thread waiting.
+        thread = ManagerThread(name: "smx-qmgr")
+    }
+
+    deinit {
+        thread.shutdown()
     }
 
     /// Runs ``QueueStartup`` (open incoming transactions move to the deferred queue, bodies

@@ -10,6 +10,18 @@ public struct RecipientID: Hashable, Comparable, Sendable, CustomStringConvertib
         self.index = index
     }
 
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(envelopeID.rawValue)
+        hasher.combine(index)
+    }
+
+    /// One word, hashed in one shot (see ``Identifier/_rawHashValue(seed:)``): the envelope
+    /// id multiplied by an odd constant (a bijection) with the index folded in. Equal ids give
+    /// equal words; the rare unequal ids that share a word only share a bucket.
+    public func _rawHashValue(seed: Int) -> Int {
+        (envelopeID.rawValue &* 0x9E37_79B9_7F4A_7C15 ^ UInt64(index))._rawHashValue(seed: seed)
+    }
+
     public static func < (a: RecipientID, b: RecipientID) -> Bool {
         (a.envelopeID.rawValue, a.index) < (b.envelopeID.rawValue, b.index)
     }

@@ -33,6 +33,22 @@ import SMXTestSupport
         await h.stop()
     }
 
+    /// The manager runs on a thread of its own (its executor); the thread must end with the
+    /// manager, or every manager a process makes (a test run makes thousands) leaves one behind.
+    @Test func theManagersThreadEndsWhenTheManagerIsReleased() async throws {
+        var thread: ManagerThread?
+        do {
+            let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 2))
+            thread = h.manager.thread
+            try await h.receive(["a@d1.example", "b@d2.example"])
+            await h.settle()
+            #expect(h.agent.deliveries.count == 2)
+            #expect(thread?.hasEnded == false)
+            await h.stop()
+        }
+        #expect(await SchedulingTestSupport.eventually { thread?.hasEnded == true })
+    }
+
     @Test func loadControlSlowsTheReceiverDownWhileBodiesWaitForTheDisk() async throws {
         // The content store's flusher is held before its first write: the body's bytes stay
         // pending, and the receiver slows down with the control's delay until they are written.

@@ -1,0 +1,89 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import SMXStore
+import Synchronization
+
+/// The queue manager's own thread, the actor's serial executor. A pass is milliseconds of
+/// work (a few hundred results, then the writes of the pass), and on Swift's cooperative
+/// pool it held one of the pool's threads for that long: on a 2-core machine the pool has
+/// two, and the other one alone then resumed every SMTP session a group commit had just
+/// acknowledged. The pool stays for the sessions; the manager's thread takes its turn on
+/// the CPUs like the stores' sync threads. Blocking calls of a pass (a deferred-queue read
+/// for an operation, the content store's lock) no longer run on the pool either
+/// (ARCHITECTURE.md, "Group commit").
+///
+/// Jobs run one at a time, in the order they were enqueued. After ``shutdown()`` (the
+/// manager's deinit) the thread runs what was enqueued before and ends; nothing is enqueued
+/// after, since a job of an actor holds the actor.
+package final class ManagerThread: SerialExecutor, @unchecked Sendable {
+    private let condition = ConditionLock()
+    // Guarded by `condition`.
+    private var jobs: [UnownedJob] = []
+    private var stopping = false
+    private let ended = Atomic<Bool>(false)
+
+    init(name: String) {
+        let box = Unmanaged.passRetained(Start(thread: self, name: name))
+        var thread = pthread_t()
+        let result = pthread_create(&thread, nil, { raw in
+            let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
+            SyncThread.nameCurrentThread(start.name)
+            start.thread.run()
+            return nil
+        }, box.toOpaque())
+        precondition(result == 0, "pthread_create failed: \(result)")
+        pthread_detach(thread)
+    }
+
+    /// What the new thread needs, passed through `pthread_create`'s one pointer.
+    private final class Start {
+        let thread: ManagerThread
+        let name: String
+        init(thread: ManagerThread, name: String) {
+            self.thread = thread
+            self.name = name
+        }
+    }
+
+    /// Whether the thread has ended (after ``shutdown()``).
+    package var hasEnded: Bool { ended.load(ordering: .acquiring) }
+
+    package func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        if jobs.count == 1 { condition.signal() }
+        condition.unlock()
+    }
+
+    package func asUnownedSerialExecutor() -> UnownedSerialExecutor {
+        UnownedSerialExecutor(ordinary: self)
+    }
+
+    /// Lets the thread end once the jobs enqueued so far have run.
+    func shutdown() {
+        condition.withLock {
+            stopping = true
+            condition.signal()
+        }
+    }
+
+    private func run() {
+        let executor = asUnownedSerialExecutor()
+        var batch: [UnownedJob] = []
+        while true {
+            condition.lock()
+            while jobs.isEmpty && !stopping { condition.wait() }
+            if jobs.isEmpty {
+                condition.unlock()
+                ended.store(true, ordering: .releasing)
+                return
+            }
+            swap(&batch, &jobs)
+            condition.unlock()
+            for job in batch { job.runSynchronously(on: executor) }
+            batch.removeAll(keepingCapacity: true)
+        }
+    }
+}
