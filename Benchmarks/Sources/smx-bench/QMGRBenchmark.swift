@@ -56,6 +56,9 @@ struct QMGRPlan: Sendable {
     /// The content store's default (chunks under 2 KiB are stored raw, so the 1 KiB bodies
     /// are), or `SMX_BENCH_QMGR_MIN_COMPRESSED_CHUNK` (0 compresses every body).
     var minimumCompressedChunk = BlobEncoder.defaultMinimumCompressedChunk
+    /// The manager's default (its thread runs 5 nice steps below the receiving side), or
+    /// `SMX_BENCH_QMGR_NICE_INCREMENT` (0 runs it at the process's priority).
+    var managerNiceIncrement = QueueManagerConfiguration.defaultThreadNiceIncrement
     var fsyncSamples: Int
 
     static let seed: UInt64 = 0x51_4D47_52
@@ -71,6 +74,9 @@ struct QMGRPlan: Sendable {
         }
         if let raw = getenv("SMX_BENCH_QMGR_MIN_COMPRESSED_CHUNK"), let bytes = Int(String(cString: raw)), bytes >= 0 {
             minimumCompressedChunk = bytes
+        }
+        if let raw = getenv("SMX_BENCH_QMGR_NICE_INCREMENT"), let increment = Int(String(cString: raw)), (0...19).contains(increment) {
+            managerNiceIncrement = increment
         }
     }
 }
@@ -211,7 +217,8 @@ struct QMGRSuite {
         let configuration = try QueueManagerConfiguration(
             activeQueue: ActiveQueueConfiguration(capacity: plan.activeQueueCapacity),
             destinationLimits: DestinationLimits(default: plan.destinationLimit),
-            randomSeed: QMGRPlan.seed
+            randomSeed: QMGRPlan.seed,
+            threadNiceIncrement: plan.managerNiceIncrement
         )
         let manager = try QueueManager(
             log: log, contentStore: content, deferredQueue: deferred, resolver: try StaticRouteResolver(), agent: agent,
@@ -350,6 +357,7 @@ struct QMGRSuite {
             ("domains", .int(plan.domains)),
             ("destination_limit", .int(plan.destinationLimit)),
             ("min_compressed_chunk", .int(plan.minimumCompressedChunk)),
+            ("manager_nice_increment", .int(plan.managerNiceIncrement)),
             ("agent", .string(BenchDeliveryAgent.taskPerJob ? "task per job" : "jobs of a pass in one call")),
             ("messages", .int(messages)),
             ("recipients", .int(recipients)),

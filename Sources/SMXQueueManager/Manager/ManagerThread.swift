@@ -23,12 +23,15 @@ package final class ManagerThread: SerialExecutor, @unchecked Sendable {
     private var stopping = false
     private let ended = Atomic<Bool>(false)
 
-    init(name: String) {
-        let box = Unmanaged.passRetained(Start(thread: self, name: name))
+    /// Starts the thread, named `name`, `niceIncrement` nice steps below the calling thread
+    /// (``QueueManagerConfiguration/threadNiceIncrement``).
+    init(name: String, niceIncrement: Int) {
+        let box = Unmanaged.passRetained(Start(thread: self, name: name, niceIncrement: niceIncrement))
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { raw in
             let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
             SyncThread.nameCurrentThread(start.name)
+            start.thread.lowerPriority(by: start.niceIncrement)
             start.thread.run()
             return nil
         }, box.toOpaque())
@@ -40,14 +43,40 @@ package final class ManagerThread: SerialExecutor, @unchecked Sendable {
     private final class Start {
         let thread: ManagerThread
         let name: String
-        init(thread: ManagerThread, name: String) {
+        let niceIncrement: Int
+        init(thread: ManagerThread, name: String, niceIncrement: Int) {
             self.thread = thread
             self.name = name
+            self.niceIncrement = niceIncrement
         }
     }
 
     /// Whether the thread has ended (after ``shutdown()``).
     package var hasEnded: Bool { ended.load(ordering: .acquiring) }
+
+    /// The thread's nice value once it has set it (nil before).
+    package var niceValue: Int? {
+        let value = nice.load(ordering: .acquiring)
+        return value == Int.min ? nil : value
+    }
+
+    private let nice = Atomic<Int>(Int.min)
+
+    /// On the new thread: its nice value, inherited from the thread that made it, raised by
+    /// `increment` (at most to 19). `setpriority(PRIO_PROCESS, 0, …)` sets the calling
+    /// thread's value on Linux. A refusal leaves the priority as it was: raising a nice
+    /// value is never refused for lack of privilege.
+    private func lowerPriority(by increment: Int) {
+        let which = __priority_which_t(PRIO_PROCESS.rawValue)
+        errno = 0
+        let current = Int(getpriority(which, 0))
+        if errno == 0, increment > 0 {
+            _ = setpriority(which, 0, Int32(min(19, current + increment)))
+        }
+        errno = 0
+        let now = Int(getpriority(which, 0))
+        nice.store(errno == 0 ? now : current, ordering: .releasing)
+    }
 
     package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

@@ -170,7 +170,7 @@ public actor QueueManager {
         }
         random = SeededRandomNumberGenerator(seed: configuration.randomSeed ?? UInt64.random(in: .min ... .max))
         // Last: an init that throws runs no deinit, which would leave the thread waiting.
-        thread = ManagerThread(name: "smx-qmgr")
+        thread = ManagerThread(name: "smx-qmgr", niceIncrement: configuration.threadNiceIncrement)
     }
 
     deinit {

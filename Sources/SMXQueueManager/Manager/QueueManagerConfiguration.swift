@@ -12,6 +12,7 @@ public struct QueueManagerConfiguration: Sendable {
     public static let defaultMaximumQueueLifetime = Duration.days(5)
     public static let defaultResolverTimeout = Duration.seconds(60)
     public static let defaultAgentTimeout = Duration.minutes(10)
+    public static let defaultThreadNiceIncrement = 5
 
     /// The active queue's capacity, low watermark, deferred reserve and maximum, batch.
     public var activeQueue: ActiveQueueConfiguration
@@ -52,6 +53,13 @@ public struct QueueManagerConfiguration: Sendable {
     /// Seeds the generator the retry policy's fuzz draws from; nil: a random seed. Tests
     /// and simulations give one so that runs replay.
     public var randomSeed: UInt64?
+    /// How many steps the manager's thread (``QueueManager``'s executor) runs below the
+    /// nice value of the thread that made the manager (0 ... 19; Linux keeps nice values
+    /// per thread, and 19 is the lowest priority). The receiving side waits on the CPU for
+    /// every acknowledgement; the manager's passes are throughput work that takes whatever
+    /// CPU is left, as RocksDB lowers the priority of its compaction threads. Raising a
+    /// nice value needs no privilege. 0 runs the manager at the process's priority.
+    public var threadNiceIncrement: Int
 
     public init(
         activeQueue: ActiveQueueConfiguration,
@@ -66,13 +74,17 @@ public struct QueueManagerConfiguration: Sendable {
         loadControl: AdmissionControl? = nil,
         startup: QueueStartup.Configuration = QueueStartup.Configuration(),
         notifications: NotificationConfiguration? = nil,
-        randomSeed: UInt64? = nil
+        randomSeed: UInt64? = nil,
+        threadNiceIncrement: Int = defaultThreadNiceIncrement
     ) throws(QueueManagerConfigurationError) {
         guard resolverTimeout > .zero else { throw .invalid("the resolver timeout must be positive") }
         guard agentTimeout > .zero else { throw .invalid("the agent timeout must be positive") }
         guard recipientsPerJob >= 1 else { throw .invalid("recipients per job must be at least 1, not \(recipientsPerJob)") }
         guard destinationTableCapacity >= 1 else { throw .invalid("the destination table capacity must be at least 1") }
         guard maximumQueueLifetime > .zero else { throw .invalid("the maximum queue lifetime must be positive") }
+        guard (0...19).contains(threadNiceIncrement) else {
+            throw .invalid("the manager thread's nice increment must be 0 ... 19, not \(threadNiceIncrement)")
+        }
         self.activeQueue = activeQueue
         self.destinationLimits = destinationLimits
         self.resolverTimeout = resolverTimeout
@@ -86,5 +98,6 @@ public struct QueueManagerConfiguration: Sendable {
         self.startup = startup
         self.notifications = notifications
         self.randomSeed = randomSeed
+        self.threadNiceIncrement = threadNiceIncrement
     }
 }

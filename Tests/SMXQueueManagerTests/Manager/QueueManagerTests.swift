@@ -1,3 +1,4 @@
+import Glibc
 import Dispatch
 import Testing
 import SMXQueueManager
@@ -33,20 +34,38 @@ import SMXTestSupport
         await h.stop()
     }
 
-    /// The manager runs on a thread of its own (its executor); the thread must end with the
-    /// manager, or every manager a process makes (a test run makes thousands) leaves one behind.
-    @Test func theManagersThreadEndsWhenTheManagerIsReleased() async throws {
+    /// The manager runs on a thread of its own (its executor), `threadNiceIncrement` nice
+    /// steps below the thread that made it; the thread must end with the manager, or every
+    /// manager a process makes (a test run makes thousands) leaves one behind.
+    @Test func theManagersThreadRunsBelowItsMakerAndEndsWhenTheManagerIsReleased() async throws {
         var thread: ManagerThread?
         do {
+            errno = 0
+            let base = Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))
+            #expect(errno == 0)
             let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 2))
             thread = h.manager.thread
             try await h.receive(["a@d1.example", "b@d2.example"])
             await h.settle()
             #expect(h.agent.deliveries.count == 2)
             #expect(thread?.hasEnded == false)
+            #expect(thread?.niceValue == min(19, base + QueueManagerConfiguration.defaultThreadNiceIncrement))
             await h.stop()
         }
         #expect(await SchedulingTestSupport.eventually { thread?.hasEnded == true })
+    }
+
+    @Test func theThreadNiceIncrementIsChecked() throws {
+        for increment in [-1, 20] {
+            #expect(throws: QueueManagerConfigurationError.self) {
+                try QueueManagerConfiguration(
+                    activeQueue: ActiveQueueConfiguration(capacity: 10), destinationLimits: DestinationLimits(), threadNiceIncrement: increment
+                )
+            }
+        }
+        #expect(try QueueManagerConfiguration(
+            activeQueue: ActiveQueueConfiguration(capacity: 10), destinationLimits: DestinationLimits(), threadNiceIncrement: 0
+        ).threadNiceIncrement == 0)
     }
 
     @Test func loadControlSlowsTheReceiverDownWhileBodiesWaitForTheDisk() async throws {
