@@ -56,8 +56,8 @@ struct QMGRPlan: Sendable {
     /// The content store's default (chunks under 2 KiB are stored raw, so the 1 KiB bodies
     /// are), or `SMX_BENCH_QMGR_MIN_COMPRESSED_CHUNK` (0 compresses every body).
     var minimumCompressedChunk = BlobEncoder.defaultMinimumCompressedChunk
-    /// The manager's default (its thread runs 5 nice steps below the receiving side), or
-    /// `SMX_BENCH_QMGR_NICE_INCREMENT` (0 runs it at the process's priority).
+    /// The manager's default (0: its thread runs at the process's priority), or
+    /// `SMX_BENCH_QMGR_NICE_INCREMENT` (e.g. 5: that many nice steps below the receiving side).
     var managerNiceIncrement = QueueManagerConfiguration.defaultThreadNiceIncrement
     var fsyncSamples: Int
 

@@ -12,7 +12,7 @@ public struct QueueManagerConfiguration: Sendable {
     public static let defaultMaximumQueueLifetime = Duration.days(5)
     public static let defaultResolverTimeout = Duration.seconds(60)
     public static let defaultAgentTimeout = Duration.minutes(10)
-    public static let defaultThreadNiceIncrement = 5
+    public static let defaultThreadNiceIncrement = 0
 
     /// The active queue's capacity, low watermark, deferred reserve and maximum, batch.
     public var activeQueue: ActiveQueueConfiguration
@@ -55,10 +55,12 @@ public struct QueueManagerConfiguration: Sendable {
     public var randomSeed: UInt64?
     /// How many steps the manager's thread (``QueueManager``'s executor) runs below the
     /// nice value of the thread that made the manager (0 ... 19; Linux keeps nice values
-    /// per thread, and 19 is the lowest priority). The receiving side waits on the CPU for
-    /// every acknowledgement; the manager's passes are throughput work that takes whatever
-    /// CPU is left, as RocksDB lowers the priority of its compaction threads. Raising a
-    /// nice value needs no privilege. 0 runs the manager at the process's priority.
+    /// per thread, and 19 is the lowest priority; raising one needs no privilege). Above 0
+    /// the receiving side, which waits on the CPU for every acknowledgement, goes first and
+    /// the manager takes the CPU that is left, as RocksDB lowers the priority of its
+    /// compaction threads: faster acceptance in a burst, slower delivery whenever anything
+    /// else wants the CPU (docs/queue-manager.md has the measurements). 0, the default,
+    /// runs the manager at the process's priority.
     public var threadNiceIncrement: Int
 
     public init(

@@ -43,13 +43,15 @@ import SMXTestSupport
             errno = 0
             let base = Int(getpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0))
             #expect(errno == 0)
-            let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 2))
+            var configuration = try ManagerHarness.configuration()
+            configuration.threadNiceIncrement = 3
+            let h = try await ManagerHarness.start(SimulatedFileSystem(seed: 2), configuration: configuration)
             thread = h.manager.thread
             try await h.receive(["a@d1.example", "b@d2.example"])
             await h.settle()
             #expect(h.agent.deliveries.count == 2)
             #expect(thread?.hasEnded == false)
-            #expect(thread?.niceValue == min(19, base + QueueManagerConfiguration.defaultThreadNiceIncrement))
+            #expect(thread?.niceValue == min(19, base + 3))
             await h.stop()
         }
         #expect(await SchedulingTestSupport.eventually { thread?.hasEnded == true })
