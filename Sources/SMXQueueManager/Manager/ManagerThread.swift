@@ -23,32 +23,26 @@ package final class ManagerThread: SerialExecutor, @unchecked Sendable {
     private var stopping = false
     private let ended = Atomic<Bool>(false)
 
+    private let name: String
+    private let niceIncrement: Int
+
     /// Starts the thread, named `name`, `niceIncrement` nice steps below the calling thread
     /// (``QueueManagerConfiguration/threadNiceIncrement``).
     init(name: String, niceIncrement: Int) {
-        let box = Unmanaged.passRetained(Start(thread: self, name: name, niceIncrement: niceIncrement))
+        self.name = name
+        self.niceIncrement = niceIncrement
+        // The thread holds the executor until it ends.
+        let retained = Unmanaged.passRetained(self)
         var thread = pthread_t()
         let result = pthread_create(&thread, nil, { raw in
-            let start = Unmanaged<Start>.fromOpaque(raw!).takeRetainedValue()
-            SyncThread.nameCurrentThread(start.name)
-            start.thread.lowerPriority(by: start.niceIncrement)
-            start.thread.run()
+            let executor = Unmanaged<ManagerThread>.fromOpaque(raw!).takeRetainedValue()
+            SyncThread.nameCurrentThread(executor.name)
+            executor.lowerPriority(by: executor.niceIncrement)
+            executor.run()
             return nil
-        }, box.toOpaque())
+        }, retained.toOpaque())
         precondition(result == 0, "pthread_create failed: \(result)")
         pthread_detach(thread)
-    }
-
-    /// What the new thread needs, passed through `pthread_create`'s one pointer.
-    private final class Start {
-        let thread: ManagerThread
-        let name: String
-        let niceIncrement: Int
-        init(thread: ManagerThread, name: String, niceIncrement: Int) {
-            self.thread = thread
-            self.name = name
-            self.niceIncrement = niceIncrement
-        }
     }
 
     /// Whether the thread has ended (after ``shutdown()``).
