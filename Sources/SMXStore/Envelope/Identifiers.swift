@@ -47,8 +47,8 @@ public struct Identifier<Kind>: Hashable, Comparable, Sendable, CustomStringConv
 
     public func hash(into hasher: inout Hasher) { hasher.combine(rawValue) }
 
-    /// The integer's one-shot hash: the queue manager's tables look ids up several times
-    /// per recipient, and the general path (a `Hasher` fed one word) cost about twice as much.
+    /// The integer's one-shot hash instead of the general path (a `Hasher` fed one word):
+    /// the queue manager's tables look ids up several times per recipient.
     public func _rawHashValue(seed: Int) -> Int { rawValue._rawHashValue(seed: seed) }
 }
 

@@ -6,7 +6,7 @@ import CLinuxShims
 /// A dedicated thread (not Swift's cooperative pool, which must never block on a syscall)
 /// for work that syncs: a ``LogDirectory``'s group commit loop, a segment prepared ahead, a
 /// B+tree checkpoint's writes.
-public final class SyncThread: @unchecked Sendable {
+package final class SyncThread: @unchecked Sendable {
     private var thread = pthread_t()
     private let name: String
     private let body: () -> Void
@@ -30,7 +30,7 @@ public final class SyncThread: @unchecked Sendable {
 
     /// Names the calling thread (`name` shows in debuggers and `top -H`; Linux keeps 15
     /// characters). For threads made outside this module, e.g. the queue manager's.
-    public static func nameCurrentThread(_ name: String) {
+    package static func nameCurrentThread(_ name: String) {
         _ = smx_set_current_thread_name(String(name.utf8.prefix(15))!)
     }
 
