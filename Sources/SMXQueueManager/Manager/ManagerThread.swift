@@ -56,6 +56,11 @@ package final class ManagerThread: SerialExecutor, @unchecked Sendable {
 
     private let nice = Atomic<Int>(Int.min)
 
+    /// Jobs the thread has run: the actor's work runs here, not on the pool.
+    package var jobsRun: Int { ran.load(ordering: .relaxed) }
+
+    private let ran = Atomic<Int>(0)
+
     /// On the new thread: its nice value, inherited from the thread that made it, raised by
     /// `increment` (at most to 19). `setpriority(PRIO_PROCESS, 0, …)` sets the calling
     /// thread's value on Linux. A refusal leaves the priority as it was: raising a nice
@@ -106,6 +111,7 @@ package final class ManagerThread: SerialExecutor, @unchecked Sendable {
             swap(&batch, &jobs)
             condition.unlock()
             for job in batch { job.runSynchronously(on: executor) }
+            ran.add(batch.count, ordering: .relaxed)
             batch.removeAll(keepingCapacity: true)
         }
     }

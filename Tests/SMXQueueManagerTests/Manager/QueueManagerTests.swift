@@ -52,6 +52,7 @@ import SMXTestSupport
             #expect(h.agent.deliveries.count == 2)
             #expect(thread?.hasEnded == false)
             #expect(thread?.niceValue == min(19, base + 3))
+            #expect((thread?.jobsRun ?? 0) > 0, "the actor's jobs run on its thread")
             await h.stop()
         }
         #expect(await SchedulingTestSupport.eventually { thread?.hasEnded == true })
