@@ -157,8 +157,11 @@ extension ContentStore {
         return (segment, BlobFormat.segmentDataStart)
     }
 
-    /// Lock held: a free slot, or a new one while under the configured maximum.
+    /// Lock held: a free slot (a recycled one, or one the preparer made), or a new one
+    /// while under the configured maximum. Starts preparing the slot after it when none
+    /// is free.
     private func takeSlot() throws -> ContentSegment {
+        defer { prepareSlotIfNeeded() }
         if let slot = freeSlots.popLast(), let segment = segments[slot] {
             segment.members = []
             segment.liveBytes = 0
@@ -166,7 +169,7 @@ extension ContentStore {
             segment.hinted = false
             return segment
         }
-        guard segments.count < configuration.maxSegments else {
+        guard segments.count + (slotBeingPrepared == nil ? 0 : 1) < configuration.maxSegments else {
             throw StoreError(
                 .noSpace,
                 "content store is full: \(segments.count) segments in use, none free",

@@ -104,7 +104,8 @@ extension ContentStore {
 
     /// Checks every live body (every chunk's checksum, decompression, the body checksum)
     /// and the store's own bookkeeping: live bytes per segment, members in order inside
-    /// their segment, every index entry backed by a member, at most one active segment.
+    /// their segment, every index entry backed by a member, at most one active segment,
+    /// the free slots (and the one being prepared) consistent with the segments.
     public func verify() -> ContentVerification {
         var result = ContentVerification()
         let ids = condition.withLock { index.keys.sorted() }
@@ -163,6 +164,22 @@ extension ContentStore {
         }
         if active > 1 {
             problems.append(ContentProblem(id: nil, path: configuration.directory, offset: nil, detail: "\(active) active segments"))
+        }
+        // Free slots: each listed once, each a free segment; the slot being prepared is
+        // reserved, not yet a segment; no slot at or past the next new one.
+        if Set(freeSlots).count != freeSlots.count {
+            problems.append(ContentProblem(id: nil, path: configuration.directory, offset: nil, detail: "a free slot is listed twice: \(freeSlots)"))
+        }
+        for slot in freeSlots where segments[slot]?.state != .free {
+            problems.append(ContentProblem(
+                id: nil, path: segmentPath(slot), offset: nil, detail: "listed as free but \(segments[slot].map { "\($0.state)" } ?? "not a segment")"
+            ))
+        }
+        if let slot = slotBeingPrepared, segments[slot] != nil || slot >= nextSlot {
+            problems.append(ContentProblem(id: nil, path: segmentPath(slot), offset: nil, detail: "slot being prepared is already a segment or not reserved"))
+        }
+        if let highest = segments.keys.max(), highest >= nextSlot {
+            problems.append(ContentProblem(id: nil, path: segmentPath(highest), offset: nil, detail: "slot at or past the next new slot \(nextSlot)"))
         }
         return problems
     }

@@ -75,6 +75,11 @@ public final class ContentStore: @unchecked Sendable {
         public var maxAdaptiveWaitMicroseconds = 2000
         /// Most segment files; past that, new bodies fail with `noSpace`.
         public var maxSegments = 4096
+        /// When the store moves to a segment and no free slot is left for the one after,
+        /// a helper thread creates that next segment file now and writes zeros over all of
+        /// it (`SegmentPreparer`), so the flusher's syncs are plain overwrites. Off: a new
+        /// segment file is only preallocated, by the flusher, when it is needed.
+        public var prepareSegmentsAhead = true
         /// Release journal size that triggers a rewrite.
         public var journalRewriteBytes = 4 << 20
         /// Where damaged bytes are copied (`<queue>/corrupt`); nil copies nothing.
@@ -126,6 +131,10 @@ public final class ContentStore: @unchecked Sendable {
         public var storedBytes = 0
         public var largeBodies = 0
         public var segmentsCreated = 0
+        /// Of `segmentsCreated`, those made ahead of time and zero-filled by the preparer.
+        public var segmentsPrepared = 0
+        /// Preparations that failed (logged; the flusher creates that segment itself).
+        public var segmentPreparationFailures = 0
         public var segmentsRecycled = 0
         public var compactedSegments = 0
         public var compactedBlobs = 0
@@ -150,6 +159,9 @@ public final class ContentStore: @unchecked Sendable {
     var current: ContentSegment?
     var freeSlots: [Int] = []
     var nextSlot = 0
+    /// The preparer thread is making the segment file of this slot (reserved: counted
+    /// against `maxSegments`, not yet in `segments`).
+    var slotBeingPrepared: Int?
     var index: [ContentID: BlobLocation] = [:]
     /// Released ids still present on disk (what a journal rewrite keeps).
     var releasedOnDisk: Set<ContentID> = []
@@ -187,6 +199,8 @@ public final class ContentStore: @unchecked Sendable {
     // Flusher thread only (after open).
     var journal: JournalFile?
     var flusher: SyncThread?
+    /// The last preparer thread started (lock held to start or take it).
+    var preparer: SyncThread?
     let io: BlockingIOPool?
 
     init(
@@ -235,6 +249,7 @@ public final class ContentStore: @unchecked Sendable {
         if !configuration.readOnly {
             store.housekeepingRequested = true
             store.startFlusher()
+            store.condition.withLock { store.prepareSlotIfNeeded() }
         }
         return store
     }
@@ -378,6 +393,7 @@ public final class ContentStore: @unchecked Sendable {
         guard wasOpen else { return }
         flusher?.join()
         flusher = nil
+        condition.withLock { preparer }?.join()
         io?.shutdown()
         let waiters = condition.withLock {
             closed = true

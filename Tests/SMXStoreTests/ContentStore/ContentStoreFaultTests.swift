@@ -10,7 +10,18 @@ import Glibc
 @Suite struct ContentStoreFaultTests {
     typealias Acked = (content: StoredContent, body: [UInt8])
 
-    static func configuration() -> ContentStore.Configuration { ContentStoreTests.configuration() }
+    /// The flusher's file operations are targeted one by one here (the first sync of
+    /// `segment-0001.cdb` is its header's, a write fault on `.cdb` hits a pass), which a
+    /// second thread writing segment files ahead of time would make depend on timing. So
+    /// segments are not prepared ahead; the preparer's own failures have their test
+    /// (`aFailedSegmentPreparationLeavesTheStoreWorking`, default configuration).
+    static func configuration() -> ContentStore.Configuration {
+        var c = ContentStoreTests.configuration()
+        c.prepareSegmentsAhead = false
+        return c
+    }
+
+    static func open(_ fs: any FileSystem) throws -> ContentStore { try ContentStoreTests.open(fs, configuration()) }
 
     static func body(_ n: Int, seed: UInt64) -> [UInt8] { MailBodyGenerator.body(size: n, seed: seed) }
 
@@ -85,7 +96,7 @@ import Glibc
     @Test func eioOnSegmentFdatasyncFailsThePassAndPoisonsUntilReopen() async throws {
         let fs = SimulatedFileSystem()
         fs.syncDelayMicroseconds = 300
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         var acked: [Acked] = []
         for i in 0..<6 { acked.append(try await Self.ack(store, size: 4000 + i, seed: UInt64(i))) }
         let fault = fs.injectFault(FaultRule(kinds: [.sync], errno: EIO) { $0.path.hasSuffix(".cdb") })
@@ -114,7 +125,7 @@ import Glibc
 
     @Test func eioOnSegmentWriteFailsCleanly() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         var acked: [Acked] = []
         for i in 0..<4 { acked.append(try await Self.ack(store, size: 5000, seed: UInt64(i))) }
         let fault = fs.injectFault(FaultRule(kinds: [.write], errno: EIO) { $0.path.hasSuffix(".cdb") })
@@ -129,7 +140,7 @@ import Glibc
 
     @Test func eioOnLargeBodySyncFailsItAndPoisons() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         var acked: [Acked] = []
         acked.append(try await Self.ack(store, size: 5000, seed: 1))
         acked.append(try await Self.ack(store, size: 120_000, seed: 2))
@@ -149,7 +160,7 @@ import Glibc
 
     @Test func eioOnTheDirectorySyncAfterALargeBodyRenameFailsItAndPoisons() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         var acked: [Acked] = []
         acked.append(try await Self.ack(store, size: 5000, seed: 1))
         acked.append(try await Self.ack(store, size: 90_000, seed: 2))
@@ -164,9 +175,32 @@ import Glibc
         try await Self.expectRecovered(fs.crash(mode: .dropAllUnsynced, seed: 4), acked).close()
     }
 
+    /// Preparing a segment ahead of time is only ahead of need: when it fails, the store
+    /// is not poisoned, the flusher creates its segment itself, and the half-made file is a
+    /// free slot at the next open.
+    @Test func aFailedSegmentPreparationLeavesTheStoreWorking() async throws {
+        let fs = SimulatedFileSystem()
+        // The preparer's zeros go to slot 0 first (nothing is free at open).
+        let fault = fs.injectFault(FaultRule(kinds: [.write], errno: EIO) { $0.path.hasSuffix("segment-0000.cdb") })
+        let store = try ContentStoreTests.open(fs)
+        #expect(await eventually { store.statistics.segmentPreparationFailures == 1 })
+        #expect(fs.firedCount(ofFault: fault) == 1)
+        var acked: [Acked] = []
+        for i in 0..<12 { acked.append(try await Self.ack(store, size: 20_000, seed: UInt64(i), hint: .never)) }
+        let statistics = store.statistics
+        #expect(statistics.segmentsCreated - statistics.segmentsPrepared >= 1, "the flusher made a segment itself")
+        for (content, body) in acked { #expect(try store.read(content.id) == body) }
+        #expect(store.verify().isClean)
+        store.close()
+
+        let reopened = try await Self.expectRecovered(fs.crash(mode: .dropAllUnsynced, seed: 6), acked, configuration: ContentStoreTests.configuration())
+        #expect(reopened.recovery.freeSlots >= 1, "the half-prepared slot 0 is free")
+        reopened.close()
+    }
+
     @Test func eioOnTheFileHeaderSyncOfANewSegmentFailsItsFirstPass() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         // The first sync of segment-0001.cdb is its file header's (prepare).
         let fault = fs.injectFault(FaultRule(kinds: [.sync], errno: EIO) { $0.path.hasSuffix("segment-0001.cdb") })
         var acked: [Acked] = []
@@ -196,7 +230,7 @@ import Glibc
     /// after that reopen must still survive a power loss.
     @Test func bodiesAcknowledgedAfterReopeningFromAFailedSegmentSyncSurviveACrash() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         var acked: [Acked] = []
         for i in 0..<4 { acked.append(try await Self.ack(store, size: 5000, seed: UInt64(i))) }
         fs.injectFault(FaultRule(kinds: [.sync], errno: EIO) { $0.path.hasSuffix(".cdb") })
@@ -209,7 +243,7 @@ import Glibc
         // the crash the lost body's bytes are gone: reported as damage of that segment past
         // the last acknowledged body (documented in docs/format/cdb.md), never a lost
         // acknowledged body.
-        let again = try ContentStoreTests.open(fs)
+        let again = try Self.open(fs)
         let lastAcked = again.inspect().filter { info in acked.contains { $0.content.id == info.id } }.max { $0.offset < $1.offset }!
         acked.append(try await Self.ack(again, size: 5000, seed: 11))
         again.close()
@@ -224,7 +258,7 @@ import Glibc
     /// the disk.
     @Test func bodiesAcknowledgedAfterReopeningFromAFailedHeaderSyncSurviveACrash() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         fs.injectFault(FaultRule(kinds: [.sync], errno: EIO) { $0.path.hasSuffix("segment-0001.cdb") })
         var acked: [Acked] = []
         for i in 0..<40 {
@@ -234,7 +268,7 @@ import Glibc
         #expect(acked.count >= 5 && acked.count < 40)
         store.close()
 
-        let again = try ContentStoreTests.open(fs)
+        let again = try Self.open(fs)
         for i in 0..<3 { acked.append(try await Self.ack(again, size: 5000, seed: UInt64(100 + i))) }
         again.close()
         try await Self.expectRecovered(fs.crash(mode: .dropAllUnsynced, seed: 7), acked).close()
@@ -244,7 +278,7 @@ import Glibc
 
     @Test func enospcAllocatingANewSegmentIsANoSpaceErrorAndLosesNothing() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         var acked: [Acked] = []
         acked.append(try await Self.ack(store, size: 20_000, seed: 0, hint: .never))
         // Room for what is there and a little more, not for another preallocated segment.
@@ -270,7 +304,7 @@ import Glibc
 
     @Test func enospcWhileStreamingALargeBodyIsANoSpaceErrorAndTheStoreGoesOn() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         var acked: [Acked] = []
         acked.append(try await Self.ack(store, size: 5000, seed: 1))
         fs.capacityBytes = fs.usedBytes + 100 * 1024
@@ -290,7 +324,7 @@ import Glibc
 
     @Test func enospcOnASegmentWriteIsANoSpaceError() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         var acked: [Acked] = []
         for i in 0..<3 { acked.append(try await Self.ack(store, size: 5000, seed: UInt64(i))) }
         fs.injectFault(FaultRule(kinds: [.write], errno: ENOSPC) { $0.path.hasSuffix(".cdb") })
@@ -349,7 +383,7 @@ import Glibc
 
     @Test func eioOnTheSyncOfCompactionsCopiesPoisonsAndLosesNoLiveBody() async throws {
         let fs = SimulatedFileSystem()
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         var live: [Acked] = []
         var all: [Acked] = []
         for i in 0..<30 {
@@ -381,7 +415,7 @@ import Glibc
     @Test func eioWhileStreamingALargeBodyIsAnIOErrorNamingTheFile() async throws {
         let base = SimulatedFileSystem()
         let fs = ReadFaultFileSystem(base: base)
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         defer { store.close() }
         let (content, body) = try await Self.ack(store, size: 1_300_000, seed: 1, hint: .never)
         #expect(content.isLargeFile)
@@ -408,7 +442,7 @@ import Glibc
     @Test func eioReadingASegmentBodyIsAnIOErrorNamingTheFileAndTheContent() async throws {
         let base = SimulatedFileSystem()
         let fs = ReadFaultFileSystem(base: base)
-        let store = try ContentStoreTests.open(fs)
+        let store = try Self.open(fs)
         defer { store.close() }
         let (content, body) = try await Self.ack(store, size: 30_000, seed: 1)
         fs.failReads { path, _, _ in path.hasSuffix(".cdb") }

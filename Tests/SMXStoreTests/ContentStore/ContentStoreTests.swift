@@ -135,6 +135,72 @@ import SMXTestSupport
         #expect(try everyChunk.read(packed.id) == text)
     }
 
+    /// `prepareSegmentsAhead`: when the store has no free slot for its next segment, a
+    /// helper thread makes that file ahead of time, zero-filled past the header area, and
+    /// the flusher moves into it without creating anything; one left unused is a free slot
+    /// at the next open, not damage.
+    @Test func theNextSegmentIsPreparedAheadZeroFilledAndTakenWhenNeeded() async throws {
+        let fs = SimulatedFileSystem()
+        let c = Self.configuration()
+        let store = try Self.open(fs)
+        // Nothing is free at open: slot 0 is prepared at once.
+        #expect(await eventually { store.statistics.segmentsPrepared == 1 })
+        let prepared = try #require(fs.currentContents("/q/cdb/segment-0000.cdb"))
+        #expect(prepared.count == c.segmentSize)
+        #expect(prepared.allSatisfy { $0 == 0 })
+        #expect(store.verify().isClean)
+
+        // The first body takes it, and the preparer starts on the slot after.
+        var stored: [(StoredContent, [UInt8])] = []
+        func add(_ seed: UInt64) async throws {
+            let body = Self.body(20_000, seed: seed)
+            stored.append((try await store.store(body, hint: .never), body))
+        }
+        try await add(1)
+        try await store.waitDurable(stored.map(\.0))
+        #expect(await eventually { store.statistics.segmentsPrepared == 2 })
+        #expect(store.verify().isClean)
+        // Past the first segment (8 raw bodies of 20 KB fill 160 KiB): the store moves into
+        // the prepared slot; every segment file was made by the preparer.
+        for seed in UInt64(2)...12 { try await add(seed) }
+        try await store.waitDurable(stored.map(\.0))
+        #expect(await eventually { store.statistics.segmentsPrepared == 3 })
+        let statistics = store.statistics
+        #expect(statistics.segmentsCreated == statistics.segmentsPrepared)
+        #expect(statistics.segmentPreparationFailures == 0)
+        #expect(store.inspect().compactMap(\.segmentNumber).count >= 2)
+        #expect(store.verify().isClean)
+        store.close()
+
+        let reporter = CollectingCorruptionReporter()
+        let reopened = try Self.open(fs.crash(mode: .dropAllUnsynced, seed: 2), reporter: reporter)
+        defer { reopened.close() }
+        #expect(reopened.recovery.corruption.isEmpty)
+        #expect(reporter.reports.isEmpty)
+        #expect(reopened.recovery.freeSlots == 1)
+        for (content, body) in stored { #expect(try reopened.read(content.id) == body) }
+        // A free slot is there: nothing more is prepared.
+        #expect(reopened.statistics.segmentsPrepared == 0)
+        #expect(reopened.verify().isClean)
+    }
+
+    /// With `prepareSegmentsAhead` off the flusher creates every segment file when needed.
+    @Test func withoutPreparationTheFlusherCreatesEachSegment() async throws {
+        let fs = SimulatedFileSystem()
+        var c = Self.configuration()
+        c.prepareSegmentsAhead = false
+        let store = try Self.open(fs, c)
+        defer { store.close() }
+        var stored: [StoredContent] = []
+        for seed in UInt64(1)...12 { stored.append(try await store.store(Self.body(20_000, seed: seed), hint: .never)) }
+        try await store.waitDurable(stored)
+        let statistics = store.statistics
+        #expect(statistics.segmentsPrepared == 0)
+        #expect(statistics.segmentsCreated == 2)
+        #expect(try fs.listDirectory("/q/cdb").filter { $0.hasSuffix(".cdb") }.sorted() == ["segment-0000.cdb", "segment-0001.cdb"])
+        #expect(store.verify().isClean)
+    }
+
     @Test func releasedBodiesGoAwayAndTheirSegmentsAreReused() async throws {
         let fs = SimulatedFileSystem()
         let store = try Self.open(fs)
