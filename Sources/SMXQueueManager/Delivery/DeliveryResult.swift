@@ -26,7 +26,16 @@ public struct DeliveryResult: Equatable, Sendable {
     /// none for any other.
     public func covers(_ job: DeliveryJob) -> Bool {
         guard jobID == job.id, recipients.count == job.recipients.count else { return false }
-        if zip(recipients, job.recipients).allSatisfy({ $0.id == $1.id }) { return true }
+        if listsInOrder(job) { return true }
         return Set(recipients.map(\.id)) == Set(job.recipients.map(\.id))
+    }
+
+    /// This result is for `job` and lists its recipients in the job's order, one outcome
+    /// each (the usual result). Compares ids in place: zipping the two arrays would copy
+    /// (and retain) every recipient and outcome, once per result.
+    public func listsInOrder(_ job: DeliveryJob) -> Bool {
+        guard jobID == job.id, recipients.count == job.recipients.count else { return false }
+        for index in recipients.indices where recipients[index].id != job.recipients[index].id { return false }
+        return true
     }
 }

@@ -33,12 +33,11 @@ extension QueueManager {
                 totals.lateAnswers += 1
                 return
             }
-            let complete = result.covers(job)
-            destinations.finished(job.nextHop, outcome: complete ? result.connection : .failed, now: now, using: &random)
             // The usual result lists the job's recipients in the job's order; any other is
             // matched by id (the first result for a recipient counts).
-            let inOrder = result.jobID == job.id && result.recipients.count == job.recipients.count
-                && zip(result.recipients, job.recipients).allSatisfy { $0.id == $1.id }
+            let inOrder = result.listsInOrder(job)
+            let complete = inOrder || result.covers(job)
+            destinations.finished(job.nextHop, outcome: complete ? result.connection : .failed, now: now, using: &random)
             var outcomes: [RecipientID: RecipientOutcome] = [:]
             if result.jobID == job.id, !inOrder {
                 for recipient in result.recipients where outcomes[recipient.id] == nil { outcomes[recipient.id] = recipient.outcome }

@@ -16,7 +16,8 @@ extension QueueManager {
         var removals: [DeferredQueueChange] = bounced.map { .remove($0.id, .bounced) }
         var newKeys: [NextTryKey] = []
         var finishedKeys: [NextTryKey] = []
-        var outcomes: [(RecipientID, RecipientState, StatusReply)] = []
+        // Each with its envelope, looked up once (the loop changes it in place below).
+        var outcomes: [(RecipientID, RecipientState, StatusReply, IncomingEnvelope)] = []
 
         for result in results {
             switch result.source {
@@ -24,7 +25,7 @@ extension QueueManager {
                 guard let envelope = incoming[result.id.envelopeID], Int(result.id.index) < envelope.transaction.recipients.count else { continue }
                 // The common case first.
                 if case .delivered(let reply) = result.outcome {
-                    outcomes.append((result.id, .delivered, reply))
+                    outcomes.append((result.id, .delivered, reply, envelope))
                     continue
                 }
                 let recipient = envelope.transaction.recipients[Int(result.id.index)]
@@ -37,7 +38,7 @@ extension QueueManager {
                 let destination = deferredDestination(result.nextHop, address: recipient.address)
                 switch fate {
                 case .delivered(let reply):
-                    outcomes.append((result.id, .delivered, reply))
+                    outcomes.append((result.id, .delivered, reply, envelope))
                 case .deferred(let nextTry, let reply, let attempted):
                     let record = DeferredRecipient(
                         id: result.id, address: recipient.address, notify: recipient.notify, originalRecipient: recipient.originalRecipient,
@@ -48,14 +49,14 @@ extension QueueManager {
                     )
                     add(record)
                     noteDelay(of: record, sender: envelope.transaction.sender, arrival: envelope.transaction.arrivalMicros, now: now)
-                    outcomes.append((result.id, .movedToDeferred, reply))
+                    outcomes.append((result.id, .movedToDeferred, reply, envelope))
                 case .failed(let reply, _):
                     add(DeferredRecipient(
                         id: result.id, address: recipient.address, notify: recipient.notify, originalRecipient: recipient.originalRecipient,
                         destination: destination, status: .failed, attempts: 1, firstFailureMicros: now.microsecondsSinceEpoch,
                         lastAttemptMicros: now.microsecondsSinceEpoch, lastReply: reply.storedReply, nextTry: now.microsecondsSinceEpoch
                     ))
-                    outcomes.append((result.id, .failedPermanently, reply))
+                    outcomes.append((result.id, .failedPermanently, reply, envelope))
                 }
             case .deferred:
                 guard let entry = deferredEntries.removeValue(forKey: result.id) else { continue }
@@ -124,25 +125,24 @@ extension QueueManager {
         // transaction closed by this commit gets its close record alone: the close says
         // every recipient has its result (delivered, or in the deferred queue, durable by
         // now), and its outcome records would leave the live set with it unread.
-        var touched: [EnvelopeID] = []
-        for (id, state, _) in outcomes {
-            guard let envelope = incoming[id.envelopeID] else { continue }
+        var touched: [(id: EnvelopeID, envelope: IncomingEnvelope)] = []
+        for (id, state, _, envelope) in outcomes {
             if envelope.transaction.recipients[Int(id.index)].state == .pending { envelope.remaining -= 1 }
             envelope.transaction.recipients[Int(id.index)].state = state
-            if touched.last != id.envelopeID { touched.append(id.envelopeID) }
+            if touched.last?.id != id.envelopeID { touched.append((id.envelopeID, envelope)) }
         }
+        touched.sort { $0.id < $1.id }
         var closed: [(EnvelopeID, ContentID)] = []
         var closes: [LogRecord] = []
-        var closing = Set<EnvelopeID>()
-        for id in Set(touched).sorted() {
-            guard let envelope = incoming[id], envelope.isFinished else { continue }
+        for (position, (id, envelope)) in touched.enumerated() where position == 0 || touched[position - 1].id != id {
+            guard envelope.isFinished else { continue }
             let completed = envelope.transaction.recipients.allSatisfy { $0.state == .delivered }
             closes.append(.closed(id, completed ? .completed : .movedToDeferred))
             closed.append((id, envelope.transaction.content.id))
-            closing.insert(id)
         }
         var records: [LogRecord] = []
-        for (id, state, reply) in outcomes where !closing.contains(id.envelopeID) && incoming[id.envelopeID] != nil {
+        // A finished envelope is closed by this commit (its close alone).
+        for (id, state, reply, envelope) in outcomes where !envelope.isFinished {
             records.append(.outcome(id.envelopeID, recipient: Int(id.index), state, reply: reply.logText))
         }
         records += closes

@@ -279,7 +279,11 @@ public actor QueueManager {
         fillAgain = false
         var results: [RecipientDisposition] = []
         var reports: [Report] = []
-        for event in inbox.drain() {
+        // Taken out one by one (moved, not copied: an agent result holds its job and every
+        // recipient's reply), in the order posted.
+        var events = inbox.drain()
+        events.reverse()
+        while let event = events.popLast() {
             handle(event, now: now, into: &results, reports: &reports)
         }
         do {

@@ -74,6 +74,7 @@ import SMXTestSupport
     @Test func loadControlSlowsTheReceiverDownWhileBodiesWaitForTheDisk() async throws {
         // The content store's flusher is held before its first write: the body's bytes stay
         // pending, and the receiver slows down with the control's delay until they are written.
+        // (Every writer into cdb/ is held, the segment preparer too.)
         let control = try AdmissionControl(thresholds: [.contentBytesPending: LoadThreshold(slowDown: 1, refuse: 1 << 30)], slowDownDelay: .seconds(7))
         let configuration = try QueueManagerConfiguration(
             activeQueue: ActiveQueueConfiguration(capacity: 100), destinationLimits: DestinationLimits(), loadControl: control, randomSeed: 3
@@ -97,6 +98,9 @@ import SMXTestSupport
         }
         #expect(slowed, "no slow-down while a body waited for the disk")
         fs.setOperationHook(nil)
+        // Up to two writers wait at the gate: the flusher, and the content store's segment
+        // preparer when it was making the next segment file meanwhile.
+        gate.signal()
         gate.signal()
         _ = try await pending.value
         await h.settle()
