@@ -20,6 +20,10 @@ import Testing
         try await Task.sleep(for: .milliseconds(10))
         sleeper.cancel()
         await #expect(throws: CancellationError.self) { try await sleeper.value }
-        #expect(ContinuousClock.now - start < .seconds(30))
+        // Cancelled, not slept out: far less than the hour. The bound is loose because
+        // this test shares the two cooperative threads with the whole parallel suite,
+        // whose crash campaigns keep them busy at the start (one `make test` measured
+        // 31.8 s from here to the return).
+        #expect(ContinuousClock.now - start < .seconds(600))
     }
 }
