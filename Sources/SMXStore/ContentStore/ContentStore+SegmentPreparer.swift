@@ -10,8 +10,9 @@
 ///
 /// So when the flusher moves to a segment and no free slot is left for the next one, a
 /// helper thread (`smx-cdb-prep`) creates the next slot's file, preallocates it, writes
-/// zeros over all of it (syncing every `zeroFillSyncBytes`, so the disk never takes the
-/// whole segment in one flush, which would hold up the stores' group commits behind it),
+/// zeros over all of it past the header area (syncing every `zeroFillSyncBytes`, so the
+/// disk never takes the whole segment in one flush, which would hold up the stores' group
+/// commits behind it),
 /// syncs it and the directory, and then hands it over as a free slot. A recycled slot
 /// needs none of this: its blocks were written in its earlier life.
 ///
@@ -87,14 +88,6 @@ extension ContentStore {
     /// header, where a header area never written reads as a free slot. The flusher writes
     /// it (and the first blocks, with it) when the slot becomes a segment.
     private func zeroFill(_ handle: any FileHandle) throws {
-        let size = configuration.segmentSize
-        let chunk = [UInt8](repeating: 0, count: min(Self.zeroFillSyncBytes, size))
-        var offset = BlobFormat.segmentDataStart
-        while offset < size {
-            let count = min(chunk.count, size - offset)
-            try chunk.withUnsafeBytes { try handle.write(UnsafeRawBufferPointer(rebasing: $0.prefix(count)), at: offset) }
-            offset += count
-            if offset < size { try handle.sync() }
-        }
+        try handle.writeZeros(BlobFormat.segmentDataStart..<configuration.segmentSize, syncingEvery: Self.zeroFillSyncBytes)
     }
 }

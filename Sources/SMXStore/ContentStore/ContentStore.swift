@@ -76,9 +76,10 @@ public final class ContentStore: @unchecked Sendable {
         /// Most segment files; past that, new bodies fail with `noSpace`.
         public var maxSegments = 4096
         /// When the store moves to a segment and no free slot is left for the one after,
-        /// a helper thread creates that next segment file now and writes zeros over all of
-        /// it (`SegmentPreparer`), so the flusher's syncs are plain overwrites. Off: a new
-        /// segment file is only preallocated, by the flusher, when it is needed.
+        /// a helper thread creates that next segment file now and writes zeros over it
+        /// (`ContentStore+SegmentPreparer.swift`), so the flusher's syncs are plain
+        /// overwrites. Off: a new segment file is only preallocated, by the flusher, when
+        /// it is needed.
         public var prepareSegmentsAhead = true
         /// Release journal size that triggers a rewrite.
         public var journalRewriteBytes = 4 << 20

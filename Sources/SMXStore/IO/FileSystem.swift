@@ -159,6 +159,25 @@ extension FileHandle {
         try bytes.withUnsafeBytes { try write($0, at: offset) }
     }
 
+    /// Writes zeros over `range`, at most 1 MiB per write; with `syncBytes`, `sync()`s after
+    /// each that many bytes (not after the last: the caller syncs as it needs). Segment
+    /// files are zero-filled so that later appends are overwrites of written blocks.
+    public func writeZeros(_ range: Range<Int>, syncingEvery syncBytes: Int? = nil) throws {
+        let chunk = [UInt8](repeating: 0, count: min(syncBytes ?? (1 << 20), 1 << 20, max(range.count, 1)))
+        var offset = range.lowerBound
+        var unsynced = 0
+        while offset < range.upperBound {
+            let count = min(chunk.count, range.upperBound - offset)
+            try chunk.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0.prefix(count)), at: offset) }
+            offset += count
+            unsynced += count
+            if let syncBytes, unsynced >= syncBytes, offset < range.upperBound {
+                try sync()
+                unsynced = 0
+            }
+        }
+    }
+
     /// Reads up to `count` bytes at `offset`; the result is shorter only at end of file.
     public func read(at offset: Int, count: Int) throws -> [UInt8] {
         if count == 0 { return [] }

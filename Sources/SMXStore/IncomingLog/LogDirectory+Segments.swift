@@ -184,13 +184,7 @@ extension LogDirectory {
     /// commit the file system's journal; after zero-filling, appends are plain overwrites
     /// and a sync flushes data only.
     private func zeroFill(_ handle: any FileHandle) throws {
-        let chunk = [UInt8](repeating: 0, count: min(1 << 20, configuration.segmentSize))
-        var offset = 0
-        while offset < configuration.segmentSize {
-            let count = min(chunk.count, configuration.segmentSize - offset)
-            try chunk.withUnsafeBytes { try handle.write(UnsafeRawBufferPointer(rebasing: $0.prefix(count)), at: offset) }
-            offset += count
-        }
+        try handle.writeZeros(0..<configuration.segmentSize)
     }
 
     /// Segments the directory can still move on to without refusing anything.

@@ -823,6 +823,33 @@ struct SimulatedFileSystemTests {
 
     // MARK: Hook and counters
 
+    /// `FileHandle.writeZeros` (segment zero-filling): zeros over exactly the range, in
+    /// writes of at most 1 MiB, a sync after each `syncingEvery` bytes but the last.
+    @Test func writeZerosCoversTheRangeAndSyncsAsAsked() throws {
+        let fs = SimulatedFileSystem()
+        let seen = Mutex<[SimulatedOperationKind]>([])
+        try fs.createDirectory("/d", intermediate: false)
+        let handle = try fs.openFile("/d/f", mode: .createNew)
+        let size = 3 << 20
+        try handle.write([UInt8](repeating: 0xAB, count: size), at: 0)
+        fs.setOperationHook { operation in seen.withLock { $0.append(operation.kind) } }
+        try handle.writeZeros(100..<(size - 100), syncingEvery: 1 << 20)
+        fs.setOperationHook(nil)
+        let bytes = try handle.readAll()
+        #expect(bytes.count == size)
+        #expect(bytes[..<100].allSatisfy { $0 == 0xAB } && bytes[(size - 100)...].allSatisfy { $0 == 0xAB })
+        #expect(bytes[100..<(size - 100)].allSatisfy { $0 == 0 })
+        // 3 MiB - 200 bytes: three writes, a sync after the first two.
+        #expect(seen.withLock { $0 } == [.write, .sync, .write, .sync, .write])
+
+        seen.withLock { $0 = [] }
+        fs.setOperationHook { operation in seen.withLock { $0.append(operation.kind) } }
+        try handle.writeZeros(0..<size)
+        fs.setOperationHook(nil)
+        #expect(try handle.readAll().allSatisfy { $0 == 0 })
+        #expect(seen.withLock { $0 } == [.write, .write, .write])
+    }
+
     @Test func hookSeesEveryMutatingOperationInOrder() throws {
         let fs = SimulatedFileSystem()
         let seen = Mutex<[SimulatedOperation]>([])
