@@ -72,7 +72,8 @@ extension ContentStore {
             let segment = ContentSegment(slot: slot, path: filePath, number: 0, state: .free, allocated: BlobFormat.segmentDataStart)
             segment.handle = handle
             segments[slot] = segment
-            // Taken before any recycled slot: the zeroed file is ready for writes now.
+            // Free slots go last in, first out: the next segment takes this one unless a
+            // slot is recycled meanwhile (whose blocks are written already too).
             freeSlots.append(slot)
             statistics_.segmentsCreated += 1
             statistics_.segmentsPrepared += 1

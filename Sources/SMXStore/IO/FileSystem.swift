@@ -163,6 +163,7 @@ extension FileHandle {
     /// each that many bytes (not after the last: the caller syncs as it needs). Segment
     /// files are zero-filled so that later appends are overwrites of written blocks.
     public func writeZeros(_ range: Range<Int>, syncingEvery syncBytes: Int? = nil) throws {
+        precondition(syncBytes.map { $0 > 0 } ?? true, "syncingEvery must be positive")
         let chunk = [UInt8](repeating: 0, count: min(syncBytes ?? (1 << 20), 1 << 20, max(range.count, 1)))
         var offset = range.lowerBound
         var unsynced = 0

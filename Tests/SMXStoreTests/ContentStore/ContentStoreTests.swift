@@ -142,9 +142,15 @@ import SMXTestSupport
     @Test func theNextSegmentIsPreparedAheadZeroFilledAndTakenWhenNeeded() async throws {
         let fs = SimulatedFileSystem()
         let c = Self.configuration()
+        let slot0 = Mutex<[SimulatedOperationKind]>([])
+        fs.setOperationHook { op in if op.path == "/q/cdb/segment-0000.cdb" { slot0.withLock { $0.append(op.kind) } } }
         let store = try Self.open(fs)
-        // Nothing is free at open: slot 0 is prepared at once.
+        // Nothing is free at open: slot 0 is prepared at once, and really written (a
+        // preallocated file reads as zeros too): created, allocated, its zeros (one write
+        // of 159 KiB), synced.
         #expect(await eventually { store.statistics.segmentsPrepared == 1 })
+        fs.setOperationHook(nil)
+        #expect(slot0.withLock { $0 } == [.create, .allocate, .write, .fullSync])
         let prepared = try #require(fs.currentContents("/q/cdb/segment-0000.cdb"))
         #expect(prepared.count == c.segmentSize)
         #expect(prepared.allSatisfy { $0 == 0 })
