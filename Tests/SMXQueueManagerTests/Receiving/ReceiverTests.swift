@@ -115,7 +115,10 @@ import SMXTestSupport
         let stores = try QueueStores(fs)
         let acknowledged = Atomic<Int>(0)
         let receiver = stores.receiver { _ in acknowledged.add(1, ordering: .relaxed) }
-        fs.injectFault(FaultRule(kinds: [.sync, .fullSync], errno: EIO_) { $0.path.hasPrefix("/q/cdb/segment-") })
+        // Every segment sync fails, not only the next one: the store's preparer thread may
+        // be syncing the segment it makes ahead of time, and a one-shot rule would fail that
+        // sync instead of the body's.
+        fs.injectFault(FaultRule(kinds: [.sync, .fullSync], errno: EIO_, times: nil) { $0.path.hasPrefix("/q/cdb/segment-") })
         let message = try receiver.begin(sender: "s@example.org")
         try message.addRecipient("b@y.example")
         try await message.appendBody(MailBodyGenerator.body(size: 4_000, seed: 2))
@@ -137,7 +140,7 @@ import SMXTestSupport
 
     @Test func admissionRefusesAndSlowsDownAtOnceWithoutIO() async throws {
         let fs = SimulatedFileSystem(seed: 9)
-        let stores = try QueueStores(fs)
+        let stores = try QueueStores(fs, prepareSegmentsAhead: false)
         defer { stores.close() }
         let policy = SwitchablePolicy()
         let receiver = stores.receiver(admission: policy)
