@@ -27,9 +27,8 @@ struct QueueStores {
         return c
     }
 
-    static func contentConfiguration(prepareSegmentsAhead: Bool = true) -> ContentStore.Configuration {
+    static func contentConfiguration() -> ContentStore.Configuration {
         var c = ContentStore.Configuration(queueID: queueID, directory: "/q/cdb")
-        c.prepareSegmentsAhead = prepareSegmentsAhead
         c.segmentSize = 128 * 1024
         c.largeBodyThreshold = largeBodyThreshold
         c.chunkSize = 4 * 1024
@@ -51,15 +50,12 @@ struct QueueStores {
     let content: ContentStore
     let deferred: DeferredQueue
 
-    /// Opens (creating) the stores on `fileSystem`; each runs its own recovery. A test
-    /// that counts the file system's syncs turns `prepareSegmentsAhead` off: the content
-    /// store's preparer thread syncs the segment it makes whenever it gets to it.
-    init(_ fileSystem: SimulatedFileSystem, prepareSegmentsAhead: Bool = true) throws {
+    /// Opens (creating) the stores on `fileSystem`; each runs its own recovery.
+    init(_ fileSystem: SimulatedFileSystem) throws {
         self.fileSystem = fileSystem
         try fileSystem.createDirectoryDurably("/q/corrupt")
         log = try IncomingLog.open(fileSystem: fileSystem, configuration: Self.logConfiguration(), logger: Self.quietLogger)
-        content = try ContentStore.open(
-            fileSystem: fileSystem, configuration: Self.contentConfiguration(prepareSegmentsAhead: prepareSegmentsAhead), logger: Self.quietLogger)
+        content = try ContentStore.open(fileSystem: fileSystem, configuration: Self.contentConfiguration(), logger: Self.quietLogger)
         deferred = try DeferredQueue.open(fileSystem: fileSystem, configuration: Self.deferredConfiguration(), logger: Self.quietLogger)
     }
 

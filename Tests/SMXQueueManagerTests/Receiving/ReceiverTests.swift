@@ -140,8 +140,19 @@ import SMXTestSupport
 
     @Test func admissionRefusesAndSlowsDownAtOnceWithoutIO() async throws {
         let fs = SimulatedFileSystem(seed: 9)
-        let stores = try QueueStores(fs, prepareSegmentsAhead: false)
+        let stores = try QueueStores(fs)
         defer { stores.close() }
+        // The syncs the calls below could cause. Not the preparer threads' (`smx-ibdb-prep-N`,
+        // `smx-cdb-prep`): they make segment files ahead of time whenever they get to it.
+        let callSyncs = Mutex(0)
+        let syncThreads = Mutex<Set<String>>([])
+        fs.setOperationHook { op in
+            guard op.kind.isSync else { return }
+            let thread = currentThreadName()
+            syncThreads.withLock { _ = $0.insert(thread) }
+            if !thread.contains("-prep") { callSyncs.withLock { $0 += 1 } }
+        }
+        defer { fs.setOperationHook(nil) }
         let policy = SwitchablePolicy()
         let receiver = stores.receiver(admission: policy)
         let underWay = try receiver.begin(sender: "s@example.org")
@@ -153,21 +164,24 @@ import SMXTestSupport
 
         // Slow down: no new transaction; the ones under way still commit.
         policy.set(.slowDown("busy"))
-        let before = fs.syncCount
+        let before = callSyncs.withLock { $0 }
         do {
             _ = try receiver.begin(sender: "s@example.org")
             Issue.record("begin was admitted while slowing down")
         } catch {
             guard case .slowDown(let reason) = error, reason == "busy", error.isTemporary else { throw error }
         }
-        #expect(fs.syncCount == before)
+        #expect(callSyncs.withLock { $0 } == before)
         _ = try await underWay.commit()
+        // The names are read: the commit synced on the incoming log's own thread.
+        #expect(syncThreads.withLock { $0 }.contains("smx-ibdb-0"))
+        #expect(callSyncs.withLock { $0 } > before)
 
         // Refuse: no new transaction and no commit; the refused body is released.
         policy.set(.refuse("full"))
         let clock = ContinuousClock()
         let started = clock.now
-        let syncs = fs.syncCount
+        let syncs = callSyncs.withLock { $0 }
         do {
             _ = try await alsoUnderWay.commit()
             Issue.record("a commit was admitted while refusing")
@@ -175,7 +189,7 @@ import SMXTestSupport
             guard case .refused(let reason) = error, reason == "full", error.isTemporary else { throw error }
         }
         #expect(throws: ReceiveError.self) { try receiver.begin(sender: "s@example.org") }
-        #expect(fs.syncCount == syncs)
+        #expect(callSyncs.withLock { $0 } == syncs)
         #expect(clock.now - started < .seconds(1))
         #expect(alsoUnderWay.state == .aborted)
         #expect(stores.log.openTransactionCount == 1)
