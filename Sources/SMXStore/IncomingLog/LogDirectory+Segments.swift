@@ -179,12 +179,15 @@ extension LogDirectory {
         thread.start()
     }
 
-    /// Writes zeros over the whole new segment. `fallocate` alone leaves unwritten extents,
-    /// and the first write into one changes file metadata, so every `fdatasync` would
-    /// commit the file system's journal; after zero-filling, appends are plain overwrites
-    /// and a sync flushes data only.
+    /// Writes zeros over the new segment past its header. `fallocate` alone leaves
+    /// unwritten extents, and the first write into one changes file metadata, so every
+    /// `fdatasync` would commit the file system's journal; after zero-filling, appends are
+    /// plain overwrites and a sync flushes data only. The header area is left as
+    /// `fallocate` made it, reading as zeros: zeros torn there by a power loss could leave
+    /// garbage, which recovery would have to report as an unreadable header, where a header
+    /// never written reads as a free slot. `startSegment` writes it (and so its block).
     private func zeroFill(_ handle: any FileHandle) throws {
-        try handle.writeZeros(0..<configuration.segmentSize)
+        try handle.writeZeros(FormatConstants.fileHeaderSize..<configuration.segmentSize)
     }
 
     /// Segments the directory can still move on to without refusing anything.
