@@ -49,9 +49,11 @@ import SMXTestSupport
         let agent = h.agent
         fs.setOperationHook { op in
             guard op.kind.isSync else { return }
+            // Acknowledged before the image (a preparer's sync holds no commit back); the
+            // notices after it (one sent meanwhile counts as sent, and may be sent again).
+            let done = acknowledged.withLock { $0 }
             let image = fs.snapshot()
             let notices = Self.notices(agent)
-            let done = acknowledged.withLock { $0 }
             points.withLock { $0.append(Point(image: image, notices: notices, acknowledged: done)) }
         }
         _ = try await h.receive(["f1@rejecting.example", "f2@reject.example", "ok@up.example"], seed: 1)

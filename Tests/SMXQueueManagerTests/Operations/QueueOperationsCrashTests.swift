@@ -38,8 +38,9 @@ import SMXTestSupport
         let points = Mutex<[Point]>([])
         fs.setOperationHook { op in
             guard op.kind.isSync else { return }
-            let snapshot = fs.snapshot()
+            // Read before the image: a sync that holds no operation back lets it go on.
             let finished = progress.finished.withLock { $0 }
+            let snapshot = fs.snapshot()
             points.withLock { $0.append(Point(image: snapshot, finished: finished)) }
         }
         _ = try await operations.hold(.envelopes([a.envelopeID]))

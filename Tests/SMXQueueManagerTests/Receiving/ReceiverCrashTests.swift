@@ -51,8 +51,13 @@ import SMXTestSupport
         let points = Mutex<[Point]>([])
         fs.setOperationHook { op in
             guard op.kind.isSync else { return }
+            // Acknowledgements read before the image, commits begun read after it: a sync
+            // of a thread that holds no commit back (the content flusher, a preparer) lets
+            // the sessions go on meanwhile.
+            let acknowledged = recorder.state.withLock { $0.acknowledged }
             let image = fs.snapshot()
-            let now = recorder.state.withLock { $0 }
+            var now = recorder.state.withLock { $0 }
+            now.acknowledged = acknowledged
             points.withLock { $0.append(Point(image: image, record: now)) }
             // Content syncs are slower than the log's here, so a commit that did not wait
             // for its body would be acknowledged before the body is durable, and an image

@@ -457,9 +457,10 @@ import Glibc
     }
 }
 
-/// Polls `condition` for up to two seconds.
+/// Polls `condition` for up to ten seconds (a background thread may wait that long for a
+/// core while the whole suite runs in parallel).
 func eventually(_ condition: () -> Bool) async -> Bool {
-    for _ in 0..<400 {
+    for _ in 0..<2_000 {
         if condition() { return true }
         try? await Task.sleep(nanoseconds: 5_000_000)
     }
