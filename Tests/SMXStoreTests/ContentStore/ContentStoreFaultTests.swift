@@ -16,9 +16,7 @@ import Glibc
     /// segments are not prepared ahead; the preparer's own failures have their test
     /// (`aFailedSegmentPreparationLeavesTheStoreWorking`, default configuration).
     static func configuration() -> ContentStore.Configuration {
-        var c = ContentStoreTests.configuration()
-        c.prepareSegmentsAhead = false
-        return c
+        ContentStoreTests.configuration(prepareSegmentsAhead: false)
     }
 
     static func open(_ fs: any FileSystem) throws -> ContentStore { try ContentStoreTests.open(fs, configuration()) }

@@ -8,8 +8,9 @@ import SMXTestSupport
 
     /// Small segments and a small large-body threshold so tests roll over, seal, recycle
     /// and spill quickly.
-    static func configuration(directory: String = "/q/cdb") -> ContentStore.Configuration {
+    static func configuration(directory: String = "/q/cdb", prepareSegmentsAhead: Bool = true) -> ContentStore.Configuration {
         var c = ContentStore.Configuration(queueID: queueID, directory: directory)
+        c.prepareSegmentsAhead = prepareSegmentsAhead
         c.segmentSize = 160 * 1024
         c.largeBodyThreshold = 48 * 1024
         c.chunkSize = 16 * 1024
@@ -193,9 +194,7 @@ import SMXTestSupport
     /// With `prepareSegmentsAhead` off the flusher creates every segment file when needed.
     @Test func withoutPreparationTheFlusherCreatesEachSegment() async throws {
         let fs = SimulatedFileSystem()
-        var c = Self.configuration()
-        c.prepareSegmentsAhead = false
-        let store = try Self.open(fs, c)
+        let store = try Self.open(fs, Self.configuration(prepareSegmentsAhead: false))
         defer { store.close() }
         var stored: [StoredContent] = []
         for seed in UInt64(1)...12 { stored.append(try await store.store(Self.body(20_000, seed: seed), hint: .never)) }
@@ -211,9 +210,7 @@ import SMXTestSupport
         let fs = SimulatedFileSystem()
         // Without the preparer: it counts a segment when it finishes, which may be after
         // `before` below, and would blur the count of segments made for the second round.
-        var c = Self.configuration()
-        c.prepareSegmentsAhead = false
-        let store = try Self.open(fs, c)
+        let store = try Self.open(fs, Self.configuration(prepareSegmentsAhead: false))
         var contents: [StoredContent] = []
         for i in 0..<40 {
             contents.append(try await store.store(Self.body(20_000 + i, seed: UInt64(i))))
