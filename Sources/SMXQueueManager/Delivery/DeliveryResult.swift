@@ -25,8 +25,8 @@ public struct DeliveryResult: Equatable, Sendable {
     /// This result is for `job` and has exactly one outcome for each of its recipients and
     /// none for any other.
     public func covers(_ job: DeliveryJob) -> Bool {
-        guard jobID == job.id, recipients.count == job.recipients.count else { return false }
         if listsInOrder(job) { return true }
+        guard jobID == job.id, recipients.count == job.recipients.count else { return false }
         return Set(recipients.map(\.id)) == Set(job.recipients.map(\.id))
     }
 

@@ -16,7 +16,9 @@ extension QueueManager {
         var removals: [DeferredQueueChange] = bounced.map { .remove($0.id, .bounced) }
         var newKeys: [NextTryKey] = []
         var finishedKeys: [NextTryKey] = []
-        // Each with its envelope, looked up once (the loop changes it in place below).
+        // Each with its envelope, looked up once (the loop changes it in place below). The
+        // reference stays the one in `incoming` across the deferred-queue commit's await:
+        // only this function removes envelopes from `incoming`, and passes do not overlap.
         var outcomes: [(RecipientID, RecipientState, StatusReply, IncomingEnvelope)] = []
 
         for result in results {
